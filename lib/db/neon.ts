@@ -1,0 +1,44 @@
+import { neon, neonConfig } from '@neondatabase/serverless';
+import { withTimeout } from '../timeout.js';
+import type { Db, DbLimits, QueryResult, Statement } from './types.js';
+
+/**
+ * Neon's HTTP driver: one HTTPS request per call, no connection to keep. HTTP queries are stateless,
+ * so the statement and lock timeouts are set with set_config(…, true) at the head of a one-request
+ * transaction; a single query therefore still costs one round trip.
+ */
+export function createNeonDb(url: string, limits: DbLimits, opts: { fetchEndpoint?: string } = {}): Db {
+  // fetchEndpoint is global in the driver; it is only set when pointed at a proxy or the local peer.
+  if (opts.fetchEndpoint) neonConfig.fetchEndpoint = opts.fetchEndpoint;
+  const sql = neon(url, { fullResults: true });
+  const settings = {
+    text: "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)",
+    params: [`${limits.statementTimeoutMs}ms`, `${limits.lockTimeoutMs}ms`],
+  };
+
+  async function run(statements: Statement[], readOnly: boolean, label: string): Promise<QueryResult[]> {
+    const controller = new AbortController();
+    const results = await withTimeout(
+      sql.transaction(
+        [settings, ...statements].map((s) => sql.query(s.text, s.params ?? [])),
+        { readOnly, fullResults: true, fetchOptions: { signal: controller.signal } },
+      ),
+      limits.callTimeoutMs,
+      label,
+      () => controller.abort(),
+    );
+    return results.slice(1).map((r) => ({ rows: r.rows as Record<string, unknown>[], rowCount: r.rowCount ?? r.rows.length }));
+  }
+
+  return {
+    driver: 'neon',
+    async query<T>(text: string, params: unknown[] = []) {
+      const [res] = await run([{ text, params }], false, 'postgres query');
+      return res as QueryResult<T>;
+    },
+    batch: (statements, opts) => run(statements, opts?.readOnly !== false, 'postgres batch'),
+    async close() {
+      // Nothing to release: every call was its own HTTP request.
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import pg from 'pg';
+import { withTimeout } from '../timeout.js';
+import type { BatchOptions, Db, DbLimits, QueryResult, Statement } from './types.js';
+
+/**
+ * node-postgres, for any Postgres that is not Neon: self-hosted, Railway, a droplet.
+ * The pool is small because a serverless instance serves one request at a time and Postgres
+ * connections are the scarce resource the runbooks keep running out of.
+ */
+export function createPgDb(url: string, limits: DbLimits, opts: { max?: number; applicationName?: string } = {}): Db {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max ?? 3,
+    idleTimeoutMillis: 10_000,
+    connectionTimeoutMillis: limits.callTimeoutMs,
+    // Sent as startup parameters: they hold for every statement on these connections, including ones
+    // sent while a migration holds a lock.
+    statement_timeout: limits.statementTimeoutMs,
+    lock_timeout: limits.lockTimeoutMs,
+    query_timeout: limits.callTimeoutMs,
+    application_name: opts.applicationName ?? 'opsbook',
+    allowExitOnIdle: true,
+  });
+  // An idle client that loses its server emits 'error' on the pool; without a listener that kills the process.
+  pool.on('error', () => undefined);
+  let closed = false;
+
+  const db: Db = {
+    driver: 'pg',
+    async query<T>(text: string, params: unknown[] = []) {
+      const res = await withTimeout(pool.query(text, params), limits.callTimeoutMs, 'postgres query');
+      return { rows: res.rows as T[], rowCount: res.rowCount ?? res.rows.length };
+    },
+    async batch(statements: Statement[], opts: BatchOptions = {}) {
+      return withTimeout(
+        async () => {
+          const client = await pool.connect();
+          let broken: Error | undefined;
+          try {
+            // node-postgres queues these on one connection and writes each as soon as the previous
+            // completes; all of them share one transaction.
+            await client.query(opts.readOnly === false ? 'BEGIN' : 'BEGIN READ ONLY');
+            const results: QueryResult[] = [];
+            for (const s of statements) {
+              const res = await client.query(s.text, s.params ?? []);
+              results.push({ rows: res.rows, rowCount: res.rowCount ?? res.rows.length });
+            }
+            await client.query('COMMIT');
+            return results;
+          } catch (err) {
+            await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+            throw err;
+          } finally {
+            client.release(broken);
+          }
+        },
+        limits.callTimeoutMs,
+        'postgres batch',
+      );
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+  return db;
+}

@@ -1,0 +1,36 @@
+import { Resend } from 'resend';
+import { OpsbookError } from '../errors.js';
+import { withTimeout } from '../timeout.js';
+import type { EmailMessage, EmailSender, SentEmail } from './types.js';
+
+/** Sends through Resend. `baseUrl` points the SDK at another host (the local sink in tests). */
+export function createResendSender(apiKey: string, opts: { baseUrl?: string; timeoutMs: number }): EmailSender {
+  const resend = new Resend(apiKey, opts.baseUrl ? { baseUrl: opts.baseUrl } : undefined);
+  return {
+    kind: 'resend',
+    async send(message: EmailMessage): Promise<SentEmail> {
+      const { data, error } = await withTimeout(
+        resend.emails.send(
+          {
+            from: message.from,
+            to: message.to,
+            subject: message.subject,
+            html: message.html,
+            text: message.text,
+            headers: message.headers,
+          },
+          message.idempotencyKey ? { idempotencyKey: message.idempotencyKey } : undefined,
+        ),
+        opts.timeoutMs,
+        'resend send',
+      );
+      if (error || !data) {
+        // The SDK reports failures as data, never by throwing; its message holds no secret, but keep it short.
+        const status = (error as { statusCode?: number } | null)?.statusCode ?? 0;
+        const code = status === 429 ? 'RATE_LIMITED' : 'DEPENDENCY_UNAVAILABLE';
+        throw new OpsbookError(code, `Resend did not accept the email (${status || 'no status'}: ${error?.name ?? 'unknown'})`);
+      }
+      return { id: data.id, location: 'resend' };
+    },
+  };
+}

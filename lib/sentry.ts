@@ -1,0 +1,82 @@
+import type { Env } from './env.js';
+import { redactSecrets } from './env.js';
+
+/** Sentry's monitor settings for a cron check-in. */
+export interface MonitorConfig {
+  schedule: { type: 'crontab'; value: string };
+  checkinMargin?: number;
+  maxRuntime?: number;
+  timezone?: string;
+}
+
+/**
+ * Where unexpected errors and cron check-ins go. With no SENTRY_DSN everything is a no-op.
+ * @sentry/node costs 0.4–0.7 s to import, so it is loaded only when there is something to send, never
+ * on the health path; every caller awaits `flush()` before its function returns, because a frozen
+ * serverless instance sends nothing.
+ */
+export interface ErrorReporter {
+  readonly enabled: boolean;
+  captureException(err: unknown, context?: { tags?: Record<string, string>; fingerprint?: string[]; extra?: Record<string, unknown> }): Promise<void>;
+  captureMessage(message: string, context?: { level?: 'info' | 'warning' | 'error'; tags?: Record<string, string>; fingerprint?: string[] }): Promise<void>;
+  /** Wrap `fn` in a cron monitor check-in (in_progress, then ok or error). `fn` must be async. */
+  withMonitor<T>(slug: string, fn: () => Promise<T>, config?: MonitorConfig): Promise<T>;
+  flush(timeoutMs?: number): Promise<void>;
+}
+
+const disabled: ErrorReporter = {
+  enabled: false,
+  async captureException() {},
+  async captureMessage() {},
+  withMonitor: (_slug, fn) => fn(),
+  async flush() {},
+};
+
+type SentryModule = typeof import('@sentry/node');
+
+export function createErrorReporter(env: Pick<Env, 'SENTRY_DSN' | 'SENTRY_ENVIRONMENT' | 'VERCEL_ENV'>): ErrorReporter {
+  const dsn = env.SENTRY_DSN;
+  if (!dsn) return disabled;
+  let loading: Promise<SentryModule> | undefined;
+  const load = () =>
+    (loading ??= import('@sentry/node').then((Sentry) => {
+      Sentry.init({
+        dsn,
+        environment: env.SENTRY_ENVIRONMENT ?? env.VERCEL_ENV ?? 'development',
+        // Opsbook reports its own errors; it does not trace or instrument the host process.
+        defaultIntegrations: false,
+        tracesSampleRate: 0,
+        sendClientReports: false,
+        beforeSend(event) {
+          // Error messages can carry a driver's connection string: scrub before it leaves the process.
+          for (const ex of event.exception?.values ?? []) if (ex.value) ex.value = redactSecrets(ex.value);
+          if (event.message) event.message = redactSecrets(event.message);
+          return event;
+        },
+      });
+      return Sentry;
+    }));
+
+  return {
+    enabled: true,
+    async captureException(err, context) {
+      const Sentry = await load();
+      Sentry.captureException(err, { tags: context?.tags, fingerprint: context?.fingerprint, extra: context?.extra });
+    },
+    async captureMessage(message, context) {
+      const Sentry = await load();
+      Sentry.captureMessage(message, { level: context?.level ?? 'error', tags: context?.tags, fingerprint: context?.fingerprint });
+    },
+    async withMonitor(slug, fn, config) {
+      const Sentry = await load();
+      // Passing an async function: a synchronous throw inside withMonitor would escape before the
+      // error check-in is recorded.
+      return Sentry.withMonitor(slug, async () => fn(), config);
+    },
+    async flush(timeoutMs = 2000) {
+      if (!loading) return;
+      const Sentry = await loading;
+      await Sentry.flush(timeoutMs);
+    },
+  };
+}
