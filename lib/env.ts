@@ -80,21 +80,22 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   const problems: string[] = [];
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || '(root)'}: ${safeIssueMessage(issue)}`);
-  } else {
-    const env = parsed.data;
-    const pairs: Array<[keyof Env, keyof Env]> = [
-      ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN'],
-      ['KV_REST_API_URL', 'KV_REST_API_TOKEN'],
-    ];
-    for (const [url, token] of pairs) {
-      if (env[url] && !env[token]) problems.push(`${token}: required when ${url} is set`);
-      if (env[token] && !env[url]) problems.push(`${url}: required when ${token} is set`);
-    }
-    if (env.DATABASE_DRIVER && env.DATABASE_DRIVER !== 'pglite' && !env.DATABASE_URL) {
-      problems.push(`DATABASE_URL: required when DATABASE_DRIVER is ${env.DATABASE_DRIVER}`);
-    }
-    if (problems.length === 0) return env;
   }
+  // Rules across variables look only at which variables are set, so they are reported together with
+  // the invalid ones: one error names every problem, not the first half of them.
+  const pairs: Array<[string, string]> = [
+    ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN'],
+    ['KV_REST_API_URL', 'KV_REST_API_TOKEN'],
+  ];
+  for (const [url, token] of pairs) {
+    if (cleaned[url] && !cleaned[token]) problems.push(`${token}: required when ${url} is set`);
+    if (cleaned[token] && !cleaned[url]) problems.push(`${url}: required when ${token} is set`);
+  }
+  const driver = cleaned.DATABASE_DRIVER;
+  if ((driver === 'neon' || driver === 'pg') && !cleaned.DATABASE_URL) {
+    problems.push(`DATABASE_URL: required when DATABASE_DRIVER is ${driver}`);
+  }
+  if (parsed.success && problems.length === 0) return parsed.data;
   throw new OpsbookError('MISCONFIGURED', `Invalid environment:\n  - ${problems.join('\n  - ')}`, {
     details: problems,
   });
@@ -146,5 +147,6 @@ export function redactSecrets(text: string, env: Partial<Record<string, unknown>
     if (typeof value === 'string' && value.length >= 4) out = out.split(value).join(`[${name}]`);
   }
   // Credentials embedded in any URL, even ones we did not configure (a driver echoing its target).
-  return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)([^/\s:@]+)(:[^@\s/]*)?@/gi, '$1[redacted]@');
+  // The user part may be empty: `redis://:password@host` is the usual form of a Redis URL.
+  return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)([^/\s:@]*)(:[^@\s/]*)?@/gi, '$1[redacted]@');
 }

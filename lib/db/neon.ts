@@ -7,9 +7,24 @@ import type { Db, DbLimits, QueryResult, Statement } from './types.js';
  * so the statement and lock timeouts are set with set_config(…, true) at the head of a one-request
  * transaction; a single query therefore still costs one round trip.
  */
+/**
+ * The driver's fetchEndpoint is global, so per-client endpoints (a proxy, the local test peer) are kept
+ * here by host and looked up per request; any other host goes to Neon's own endpoint beside it.
+ */
+const endpointsByHost = new Map<string, string>();
+let routerInstalled = false;
+
+function routeEndpoint(url: string, endpoint: string | undefined): void {
+  if (!endpoint) return;
+  endpointsByHost.set(new URL(url).hostname, endpoint);
+  if (!routerInstalled) {
+    routerInstalled = true;
+    neonConfig.fetchEndpoint = (host) => endpointsByHost.get(host) ?? `https://${host}/sql`;
+  }
+}
+
 export function createNeonDb(url: string, limits: DbLimits, opts: { fetchEndpoint?: string } = {}): Db {
-  // fetchEndpoint is global in the driver; it is only set when pointed at a proxy or the local peer.
-  if (opts.fetchEndpoint) neonConfig.fetchEndpoint = opts.fetchEndpoint;
+  routeEndpoint(url, opts.fetchEndpoint);
   const sql = neon(url, { fullResults: true });
   const settings = {
     text: "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)",

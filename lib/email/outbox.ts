@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { EmailMessage, EmailSender, SentEmail } from './types.js';
@@ -16,6 +16,10 @@ export function createOutboxSender(dataDir: string, log: (msg: string) => void =
       await mkdir(dir, { recursive: true });
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
       const slug = message.idempotencyKey ? message.idempotencyKey.replace(/[^a-zA-Z0-9_-]+/g, '_').slice(0, 80) : randomUUID();
+      if (message.idempotencyKey) {
+        const previous = await findByIdempotencyKey(dir, slug, message.idempotencyKey);
+        if (previous) return previous;
+      }
       const base = join(dir, `${stamp}_${slug}`);
       const envelope = {
         id: slug,
@@ -35,4 +39,18 @@ export function createOutboxSender(dataDir: string, log: (msg: string) => void =
       return { id: slug, location: `${base}.html` };
     },
   };
+}
+
+/** The message an earlier send with this idempotency key wrote, if any (file names end in `_<slug>.json`). */
+async function findByIdempotencyKey(dir: string, slug: string, key: string): Promise<SentEmail | undefined> {
+  for (const name of await readdir(dir)) {
+    if (!name.endsWith(`_${slug}.json`)) continue;
+    try {
+      const envelope = JSON.parse(await readFile(join(dir, name), 'utf8')) as { id: string; idempotencyKey?: string; files: { html: string } };
+      if (envelope.idempotencyKey === key) return { id: envelope.id, location: envelope.files.html };
+    } catch {
+      // A half-written or hand-edited envelope is not a match.
+    }
+  }
+  return undefined;
 }

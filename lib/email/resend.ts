@@ -1,6 +1,6 @@
 import { Resend } from 'resend';
 import { OpsbookError } from '../errors.js';
-import { withTimeout } from '../timeout.js';
+import { TimeoutError, withTimeout } from '../timeout.js';
 import type { EmailMessage, EmailSender, SentEmail } from './types.js';
 
 /** Sends through Resend. `baseUrl` points the SDK at another host (the local sink in tests). */
@@ -9,21 +9,35 @@ export function createResendSender(apiKey: string, opts: { baseUrl?: string; tim
   return {
     kind: 'resend',
     async send(message: EmailMessage): Promise<SentEmail> {
-      const { data, error } = await withTimeout(
-        resend.emails.send(
-          {
-            from: message.from,
-            to: message.to,
-            subject: message.subject,
-            html: message.html,
-            text: message.text,
-            headers: message.headers,
-          },
-          message.idempotencyKey ? { idempotencyKey: message.idempotencyKey } : undefined,
-        ),
-        opts.timeoutMs,
-        'resend send',
-      );
+      // On timeout, abort the request too: a server that never answers must not keep a socket open.
+      const controller = new AbortController();
+      let result: Awaited<ReturnType<typeof resend.emails.send>>;
+      try {
+        result = await withTimeout(
+          resend.emails.send(
+            {
+              from: message.from,
+              to: message.to,
+              subject: message.subject,
+              html: message.html,
+              text: message.text,
+              headers: message.headers,
+            },
+            { signal: controller.signal, ...(message.idempotencyKey ? { idempotencyKey: message.idempotencyKey } : {}) },
+          ),
+          opts.timeoutMs,
+          'resend send',
+          () => controller.abort(),
+        );
+      } catch (err) {
+        // The EmailSender contract: a message that was not accepted rejects with an OpsbookError. Resend may
+        // still have accepted it; the idempotency key makes a retry safe.
+        if (err instanceof TimeoutError) {
+          throw new OpsbookError('DEPENDENCY_UNAVAILABLE', `Resend did not answer within ${opts.timeoutMs} ms`, { cause: err });
+        }
+        throw err;
+      }
+      const { data, error } = result;
       if (error || !data) {
         // The SDK reports failures as data, never by throwing; its message holds no secret, but keep it short.
         const status = (error as { statusCode?: number } | null)?.statusCode ?? 0;

@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GET, HEAD } from '../../api/health.js';
+import { createDeps, setDeps } from '../../lib/deps.js';
+import { createPgDb } from '../../lib/db/pg.js';
+import { parseEnv } from '../../lib/env.js';
+import { openDb, openRedis, DEFAULT_LIMITS, type DbHarness, type RedisHarness } from '../support/drivers.js';
+import { closedPort } from '../support/faults.js';
+
+const ADMIN = 'admin-token-for-tests-0123456789';
+
+describe('GET /api/health', () => {
+  let pgH: DbHarness;
+  let redisH: RedisHarness;
+  let deadPort: number;
+  const env = parseEnv({ OPSBOOK_ADMIN_TOKEN: ADMIN, HEALTH_BUDGET_MS: '1500' });
+
+  beforeAll(async () => {
+    [pgH, redisH, deadPort] = await Promise.all([openDb('pg'), openRedis('tcp'), closedPort()]);
+  });
+  afterAll(async () => {
+    setDeps(undefined);
+    await Promise.allSettled([pgH.close(), redisH.close()]);
+  });
+
+  async function use(db = pgH.db) {
+    setDeps(await createDeps(env, { db, redis: redisH.redis }));
+  }
+  const req = (headers: Record<string, string> = {}, method = 'GET') => new Request('http://localhost/api/health', { method, headers });
+
+  it('healthy → 200 with the runbook shape, no-store, and nothing else', async () => {
+    await use();
+    const res = await GET(req());
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const body = await res.json();
+    expect(Object.keys(body).sort()).toEqual(['checks', 'status', 'timestamp']);
+    expect(body).toMatchObject({ status: 'healthy', checks: { database: 'healthy', redis: 'healthy' } });
+    expect(new Date(body.timestamp).toISOString()).toBe(body.timestamp);
+  });
+
+  it('database down → 503 unhealthy, and the public answer has no error text, host or version', async () => {
+    const db = createPgDb(`postgres://postgres:pw-SECRET-987@127.0.0.1:${deadPort}/postgres`, { ...DEFAULT_LIMITS, callTimeoutMs: 1000 });
+    await use(db);
+    const res = await GET(req());
+    expect(res.status).toBe(503);
+    const text = await res.text();
+    expect(JSON.parse(text)).toMatchObject({ status: 'unhealthy', checks: { database: 'unhealthy', redis: 'healthy' } });
+    for (const leak of ['127.0.0.1', String(deadPort), 'ECONNREFUSED', 'pw-SECRET-987', 'error', 'PostgreSQL', 'node']) {
+      expect(text).not.toContain(leak);
+    }
+    await db.close();
+  });
+
+  it('a valid admin token adds each check latency and error message, without the password', async () => {
+    const db = createPgDb(`postgres://postgres:pw-SECRET-987@127.0.0.1:${deadPort}/postgres`, { ...DEFAULT_LIMITS, callTimeoutMs: 1000 });
+    await use(db);
+    const res = await GET(req({ authorization: `Bearer ${ADMIN}` }));
+    const body = await res.json();
+    expect(body.details.database).toMatchObject({ status: 'unhealthy', driver: 'pg' });
+    expect(typeof body.details.database.latencyMs).toBe('number');
+    expect(body.details.database.error).toMatch(/ECONNREFUSED|connect/);
+    expect(body.details.redis).toMatchObject({ status: 'healthy', driver: 'tcp' });
+    expect(JSON.stringify(body)).not.toContain('pw-SECRET-987');
+    await db.close();
+  });
+
+  it.each([
+    ['a wrong token', { authorization: 'Bearer not-the-admin-token-xxxxxxxx' }],
+    ['a token in the wrong scheme', { authorization: `Basic ${ADMIN}` }],
+    ['no token', {}],
+  ])('%s → the public answer, never details', async (_name, headers) => {
+    await use();
+    const body = await (await GET(req(headers))).json();
+    expect(body.details).toBeUndefined();
+  });
+
+  it('HEAD answers the same status with no body', async () => {
+    await use();
+    const res = await HEAD(req({}, 'HEAD'));
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('');
+  });
+
+  it('an invalid environment → 500 in the error shape naming the variable, never its value', async () => {
+    setDeps(undefined);
+    const saved = process.env.REDIS_URL;
+    process.env.REDIS_URL = 'http://not-redis-SECRET';
+    const { resetEnvCache } = await import('../../lib/env.js');
+    resetEnvCache();
+    try {
+      const res = await GET(req());
+      expect(res.status).toBe(500);
+      const body = await res.json();
+      expect(body.error.code).toBe('MISCONFIGURED');
+      expect(body.error.message).toContain('REDIS_URL');
+      expect(JSON.stringify(body)).not.toContain('not-redis-SECRET');
+      expect(typeof body.requestId).toBe('string');
+    } finally {
+      if (saved === undefined) delete process.env.REDIS_URL;
+      else process.env.REDIS_URL = saved;
+      resetEnvCache();
+    }
+  });
+});

@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { PG_ADMIN_URL, pgUrlFor } from './services.js';
+
+export interface TestDatabase {
+  name: string;
+  /** postgres:// URL of the new database, as the postgres superuser. */
+  url: string;
+  /** A direct admin client on the new database, for arranging scenarios. */
+  admin: pg.Pool;
+  drop(): Promise<void>;
+}
+
+/** A fresh database per test file, so files run in parallel without seeing each other's rows. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `opsbook_t_${randomBytes(5).toString('hex')}`;
+  const root = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await root.connect();
+  try {
+    await root.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await root.end();
+  }
+  const url = pgUrlFor(name);
+  const admin = new pg.Pool({ connectionString: url, max: 4 });
+  admin.on('error', () => undefined);
+  await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  return {
+    name,
+    url,
+    admin,
+    async drop() {
+      await admin.end().catch(() => undefined);
+      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
