@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { withTimeout } from '../timeout.js';
+import { inlineParams } from './inline.js';
 import type { BatchOptions, Db, DbLimits, QueryResult, Statement } from './types.js';
 
 /**
@@ -32,22 +33,22 @@ export function createPgDb(url: string, limits: DbLimits, opts: { max?: number; 
       return { rows: res.rows as T[], rowCount: res.rowCount ?? res.rows.length };
     },
     async batch(statements: Statement[], opts: BatchOptions = {}) {
-      return withTimeout(
+      // One simple-protocol query holding the whole transaction: node-postgres waits for each
+      // extended-protocol statement before sending the next, so this is how a batch stays one round trip.
+      const text = [
+        opts.readOnly === false ? 'BEGIN' : 'BEGIN READ ONLY',
+        ...statements.map((s) => inlineParams(s.text, s.params ?? [])),
+        'COMMIT',
+      ].join(';\n');
+      const res = await withTimeout(
         async () => {
           const client = await pool.connect();
           let broken: Error | undefined;
           try {
-            // node-postgres queues these on one connection and writes each as soon as the previous
-            // completes; all of them share one transaction.
-            await client.query(opts.readOnly === false ? 'BEGIN' : 'BEGIN READ ONLY');
-            const results: QueryResult[] = [];
-            for (const s of statements) {
-              const res = await client.query(s.text, s.params ?? []);
-              results.push({ rows: res.rows, rowCount: res.rowCount ?? res.rows.length });
-            }
-            await client.query('COMMIT');
-            return results;
+            return await client.query(text);
           } catch (err) {
+            // An error inside an explicit BEGIN leaves the session in an aborted transaction block:
+            // roll back before the connection goes back to the pool (or discard it if even that fails).
             await client.query('ROLLBACK').catch((e: Error) => (broken = e));
             throw err;
           } finally {
@@ -57,6 +58,8 @@ export function createPgDb(url: string, limits: DbLimits, opts: { max?: number; 
         limits.callTimeoutMs,
         'postgres batch',
       );
+      const all = (Array.isArray(res) ? res : [res]) as pg.QueryResult[];
+      return all.slice(1, -1).map((r): QueryResult => ({ rows: r.rows, rowCount: r.rowCount ?? r.rows.length }));
     },
     async close() {
       if (closed) return;

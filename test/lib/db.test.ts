@@ -51,6 +51,8 @@ describe.each(DB_DRIVERS)('Postgres adapter over %s', (driver) => {
     ).rejects.toThrow();
     const { rows } = await h.db.query<{ n: number }>('SELECT count(*)::int AS n FROM tx_probe');
     expect(rows[0]!.n).toBe(0);
+    // No pooled connection is left inside the aborted transaction.
+    for (let i = 0; i < 6; i++) await expect(h.db.batch([{ text: 'SELECT $1::int AS i', params: [i] }])).resolves.toHaveLength(1);
   });
 
   it('Opsbook schema migration is idempotent', async () => {
