@@ -19,6 +19,14 @@ const MIGRATIONS: string[] = [
      UNIQUE (job, period)
    )`,
   'CREATE INDEX IF NOT EXISTS job_runs_job_started ON opsbook.job_runs (job, started_at DESC)',
+  // Diagnostics snapshots (query stats, sizes, queue counts) for diffs and trends.
+  `CREATE TABLE IF NOT EXISTS opsbook.snapshots (
+     id bigserial PRIMARY KEY,
+     kind text NOT NULL,
+     taken_at timestamptz NOT NULL,
+     data jsonb NOT NULL
+   )`,
+  'CREATE INDEX IF NOT EXISTS snapshots_kind_taken ON opsbook.snapshots (kind, taken_at DESC)',
 ];
 
 const LOCK_KEY = 7_341_559; // any constant; identifies Opsbook's migration lock in pg_locks

@@ -1,0 +1,114 @@
+import type { Db, QueryResult, Statement } from '../db/index.js';
+import { ensureSchema } from '../db/schema.js';
+import type { PgAccess, PgCapabilities } from './types.js';
+
+/**
+ * What every Postgres check needs to know before choosing its SQL, in one statement. Only catalog
+ * views every role can read: a missing privilege must make checks `skipped`, not break the batch.
+ * `shared_preload_libraries` is read through pg_settings, which hides it from unprivileged roles
+ * instead of raising an error.
+ */
+const CAPS_SQL = `SELECT
+  current_setting('server_version_num')::int AS version,
+  current_database() AS database,
+  current_user AS "user",
+  COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false) AS superuser,
+  (pg_has_role(current_user, 'pg_monitor', 'MEMBER') OR pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER')) AS monitor,
+  pg_is_in_recovery() AS replica,
+  (SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_stat_statements') AS pss_schema,
+  (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries') AS preload,
+  current_setting('max_connections')::int AS max_connections`;
+
+const PREVIOUS_SQL = `SELECT DISTINCT ON (kind) kind, taken_at, data FROM opsbook.snapshots ORDER BY kind, taken_at DESC`;
+
+interface Pending {
+  statements: Statement[];
+  resolve(r: QueryResult[]): void;
+  reject(e: unknown): void;
+}
+
+/**
+ * Postgres access for one diagnostics run. `caps()` is one round trip (capabilities plus the previous
+ * snapshots); every `batch()` call made in the same tick is merged into one more. When the merged batch
+ * fails (one check's statement raised), each caller's statements are re-run on their own so the failure
+ * stays with the check that caused it.
+ */
+export function createPgAccess(db: Db, opts: { withSnapshots?: boolean } = {}): PgAccess & { readonly roundTrips: number } {
+  let roundTrips = 0;
+  let capsPromise: Promise<PgCapabilities> | undefined;
+  let pending: Pending[] = [];
+  let scheduled = false;
+
+  async function loadCaps(): Promise<PgCapabilities> {
+    // Snapshots live in Opsbook's schema; a role that may not create it still gets every other check.
+    const snapshots = opts.withSnapshots !== false && (await ensureSchema(db).then(() => true, () => false));
+    roundTrips++;
+    const results = await db.batch(snapshots ? [{ text: CAPS_SQL }, { text: PREVIOUS_SQL }] : [{ text: CAPS_SQL }]);
+    const row = results[0]!.rows[0] as Record<string, unknown>;
+    const preload = typeof row.preload === 'string' ? row.preload : undefined;
+    const pssInstalled = typeof row.pss_schema === 'string';
+    const loaded = preload === undefined ? pssInstalled : preload.split(',').map((s) => s.trim()).includes('pg_stat_statements');
+    const previous: PgCapabilities['previous'] = {};
+    for (const r of results[1]?.rows ?? []) {
+      previous[String(r.kind)] = { takenAt: new Date(r.taken_at as string).toISOString(), data: r.data };
+    }
+    return {
+      serverVersionNum: Number(row.version),
+      database: String(row.database),
+      user: String(row.user),
+      isSuperuser: row.superuser === true,
+      canMonitor: row.superuser === true || row.monitor === true,
+      isReplica: row.replica === true,
+      pgStatStatements: !pssInstalled ? 'not-installed' : loaded ? 'available' : 'not-loaded',
+      pgStatStatementsSchema: pssInstalled ? String(row.pss_schema) : undefined,
+      maxConnections: Number(row.max_connections),
+      previous,
+    };
+  }
+
+  async function flush(): Promise<void> {
+    scheduled = false;
+    const group = pending;
+    pending = [];
+    if (group.length === 0) return;
+    const all = group.flatMap((g) => g.statements);
+    try {
+      roundTrips++;
+      const results = await db.batch(all);
+      let offset = 0;
+      for (const g of group) {
+        g.resolve(results.slice(offset, offset + g.statements.length));
+        offset += g.statements.length;
+      }
+    } catch (err) {
+      if (group.length === 1) return group[0]!.reject(err);
+      await Promise.all(
+        group.map(async (g) => {
+          roundTrips++;
+          try {
+            g.resolve(await db.batch(g.statements));
+          } catch (e) {
+            g.reject(e);
+          }
+        }),
+      );
+    }
+  }
+
+  return {
+    get roundTrips() {
+      return roundTrips;
+    },
+    caps: () => (capsPromise ??= loadCaps()),
+    batch(statements) {
+      return new Promise<QueryResult[]>((resolve, reject) => {
+        pending.push({ statements, resolve, reject });
+        if (!scheduled) {
+          scheduled = true;
+          // After every check that resumed from caps() in this tick has queued its statements.
+          setImmediate(() => void flush());
+        }
+      });
+    },
+  };
+}

@@ -1,0 +1,7 @@
+import type { CheckFamily } from './types.js';
+
+/** Placeholder: this family's checks are being written. */
+export const family: CheckFamily = {
+  family: 'sql-metrics',
+  checks: () => [],
+};

@@ -1,0 +1,94 @@
+import type { OpsbookConfig, Severity } from '../config/index.js';
+import type { Deps } from '../deps.js';
+import type { QueryResult, Statement } from '../db/index.js';
+import type { RedisClient } from '../redis/index.js';
+
+export type { Severity } from '../config/index.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skipped' | 'error';
+/** What a check needs to run; a missing need makes it `skipped`, a down one `error`. */
+export type Need = 'postgres' | 'redis' | 'queue-redis' | 'network';
+
+/** What to do about a finding. Where an admin action fixes it, its path and a dry-run body. */
+export interface Hint {
+  text: string;
+  action?: { method: 'POST'; path: string; body: Record<string, unknown> };
+}
+
+/** What a check returns. Expected outcomes are data: a check throws only on a bug. */
+export interface CheckOutcome {
+  status: CheckStatus;
+  /** One line a person reads first. */
+  summary: string;
+  /** The headline number, when there is one. */
+  value?: number | string;
+  unit?: string;
+  /** Bounded rows (top N); `more` counts the rest. */
+  details?: Array<Record<string, unknown>>;
+  more?: number;
+  hint?: Hint;
+}
+
+export interface CheckResult extends CheckOutcome {
+  id: string;
+  title: string;
+  family: string;
+  severity: Severity;
+  durationMs: number;
+}
+
+/** Facts about the Postgres server, learned in the first round trip and shared by every check. */
+export interface PgCapabilities {
+  serverVersionNum: number;
+  database: string;
+  user: string;
+  isSuperuser: boolean;
+  /** Member of pg_monitor or pg_read_all_stats (or superuser): can see other sessions' queries. */
+  canMonitor: boolean;
+  isReplica: boolean;
+  /** Installed in this database and loaded. */
+  pgStatStatements: 'available' | 'not-installed' | 'not-loaded';
+  /** Schema holding pg_stat_statements, to qualify its views. */
+  pgStatStatementsSchema?: string;
+  maxConnections: number;
+  /** The previous snapshots Opsbook stored, by kind (for diffs: slow queries, queue counts). */
+  previous: Record<string, { takenAt: string; data: unknown } | undefined>;
+}
+
+/**
+ * Postgres access for checks. Every `batch` call made by the checks of one run, in the same tick, is
+ * merged into one round trip; `caps()` is the other round trip. So a full run costs two, however many
+ * checks there are.
+ */
+export interface PgAccess {
+  caps(): Promise<PgCapabilities>;
+  batch(statements: Statement[]): Promise<QueryResult[]>;
+}
+
+export interface CheckContext {
+  deps: Deps;
+  config: OpsbookConfig;
+  pg: PgAccess;
+  /** Redis holding BullMQ queues (the main Redis unless configured otherwise); undefined when none. */
+  queueRedis?: RedisClient;
+  /** Per-check time limit, ms. */
+  timeoutMs: number;
+  /** Data a check wants stored in this run's snapshot (when snapshots are taken), by kind. */
+  snapshot: Map<string, unknown>;
+}
+
+/** One check: an id, what it needs, and `run`. Families expand their config into checks. */
+export interface Check {
+  id: string;
+  title: string;
+  family: string;
+  severity: Severity;
+  needs: Need[];
+  run(ctx: CheckContext, now: Date): Promise<CheckOutcome>;
+}
+
+/** A file of related checks (postgres activity, redis, http…): turns the config into checks. */
+export interface CheckFamily {
+  family: string;
+  checks(config: OpsbookConfig): Check[];
+}

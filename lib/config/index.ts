@@ -1,0 +1,47 @@
+import { OpsbookError } from '../errors.js';
+import { configSchema, type OpsbookConfig, type OpsbookConfigInput } from './schema.js';
+
+export * from './schema.js';
+
+/**
+ * Typed helper for `opsbook.config.ts`: returns its argument, so the file stays plain data that
+ * `parseConfig` validates (at load, in tests, and by `opsbook check-config`).
+ * @example
+ * export default defineConfig({ service: 'VocaVision', checks: { http: [{ id: 'site', url: 'https://example.com' }] } });
+ */
+export function defineConfig(config: OpsbookConfigInput): OpsbookConfigInput {
+  return config;
+}
+
+/** Validate a config; an invalid one fails with every problem named by its path. */
+export function parseConfig(input: unknown): OpsbookConfig {
+  const parsed = configSchema.safeParse(input ?? {});
+  if (parsed.success) {
+    const ids = new Map<string, number>();
+    const c = parsed.data.checks;
+    for (const item of [...c.http, ...c.tls, ...c.dns, ...c.tcp, ...c.statusPages, ...c.sqlMetrics]) ids.set(item.id, (ids.get(item.id) ?? 0) + 1);
+    const dup = [...ids].filter(([, n]) => n > 1).map(([id]) => id);
+    if (dup.length === 0) return parsed.data;
+    throw new OpsbookError('MISCONFIGURED', `Invalid config:\n  - checks: duplicate ids ${dup.join(', ')}`, { details: dup });
+  }
+  const problems = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
+  throw new OpsbookError('MISCONFIGURED', `Invalid config:\n  - ${problems.join('\n  - ')}`, { details: problems });
+}
+
+let cached: OpsbookConfig | undefined;
+
+/**
+ * The deployed config: `opsbook.config.ts` at the project root, imported statically so Vercel bundles
+ * it into every function that needs it.
+ */
+export async function getConfig(): Promise<OpsbookConfig> {
+  if (!cached) {
+    const mod = (await import('../../opsbook.config.js')) as { default: unknown };
+    cached = parseConfig(mod.default);
+  }
+  return cached;
+}
+
+export function setConfig(config: OpsbookConfig | undefined): void {
+  cached = config;
+}

@@ -1,0 +1,231 @@
+import { z } from 'zod';
+import { readOnlyProblem } from './sql-guard.js';
+
+/**
+ * Opsbook's configuration, as code (`opsbook.config.ts`). Everything has a default, so an empty config
+ * is valid and gives the general-purpose checks. Unknown keys are rejected: a typo in a threshold must
+ * not silently fall back to the default.
+ */
+
+const id = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lower-case letters, digits, _ or -, at most 63 characters');
+const positive = z.number().positive();
+const percent = z.number().min(0).max(100);
+
+/** A header value: a literal, or `{ env: "NAME" }`, read from the environment and never printed. */
+export const secretValue = z.union([z.string().max(4096), z.strictObject({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/) })]);
+
+export const severity = z.enum(['P1', 'P2', 'P3', 'P4']);
+export type Severity = z.output<typeof severity>;
+
+export const postgresThresholds = z.strictObject({
+  /** Warn when connections in use exceed this share of max_connections. @default 80 */
+  connectionsWarnPct: percent.default(80),
+  /** Fail at this share. @default 95 */
+  connectionsFailPct: percent.default(95),
+  /** A transaction idle longer than this is reported. @default 60 */
+  idleInTransactionSeconds: positive.default(60),
+  /** A query running longer than this is long-running. @default 60 */
+  longRunningSeconds: positive.default(60),
+  /** Slow query: mean time at or above this… @default 20 */
+  slowQueryMeanMs: positive.default(20),
+  /** …and at least this many calls. @default 100 */
+  slowQueryMinCalls: z.number().int().min(1).default(100),
+  /** Warn below this cache hit rate. @default 99 */
+  cacheHitWarnPct: percent.default(99),
+  /** Warn when fewer transaction IDs than this remain before wraparound. @default 1500000000 */
+  wraparoundWarnRemaining: positive.default(1_500_000_000),
+  /** Warn when a sequence has used this share of its type's range. @default 90 */
+  sequenceWarnPct: percent.default(90),
+  /** An index with 0 scans and at least this size is unused. @default 10485760 (10 MB) */
+  unusedIndexMinBytes: z.number().int().min(0).default(10 * 1024 * 1024),
+  /** Dead tuples: warn above this share of live tuples… @default 20 */
+  deadTuplesWarnPct: percent.default(20),
+  /** …for tables with at least this many dead tuples. @default 10000 */
+  deadTuplesMinRows: z.number().int().min(0).default(10_000),
+  /** Warn when a table with changes has not been (auto)vacuumed or analyzed for this many days. @default 7 */
+  vacuumStaleDays: positive.default(7),
+  /** Replica lag warn threshold. @default 5 */
+  replicationLagWarnSeconds: positive.default(5),
+  /** Rows shown per finding; the rest are counted. @default 10 */
+  topN: z.number().int().min(1).max(100).default(10),
+});
+
+export const redisThresholds = z.strictObject({
+  /** Warn above this share of maxmemory. @default 80 */
+  memoryWarnPct: percent.default(80),
+  /** Warn above this fragmentation ratio. @default 1.5 */
+  fragmentationWarn: positive.default(1.5),
+  /** Warn below this keyspace hit rate (when there were enough lookups). @default 80 */
+  hitRateWarnPct: percent.default(80),
+  /** Warn when PING takes longer. @default 100 */
+  pingWarnMs: positive.default(100),
+});
+
+export const queuesConfig = z.strictObject({
+  /** BullMQ key prefix. @default "bull" */
+  prefix: z.string().min(1).max(64).default('bull'),
+  /** Environment variable holding the queue Redis URL when it is not the main Redis. */
+  redisUrlEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
+  /** A queue with waiting jobs, the oldest older than this, and nothing active is stuck. @default 300 */
+  stuckAfterSeconds: positive.default(300),
+  /** Warn when failed jobs grew by at least this since the previous snapshot. @default 1 */
+  failedGrowthWarn: z.number().int().min(1).default(1),
+  /** SCAN COUNT hint per call. @default 1000 */
+  scanCount: z.number().int().min(10).max(10_000).default(1000),
+  /** Stop discovering after this many SCAN calls (bounded work on huge keyspaces). @default 2000 */
+  maxScanCalls: z.number().int().min(1).default(2000),
+});
+
+export const httpCheck = z.strictObject({
+  id,
+  title: z.string().max(200).optional(),
+  url: z.string().url(),
+  method: z.enum(['GET', 'HEAD', 'POST']).default('GET'),
+  headers: z.record(z.string(), secretValue).default({}),
+  body: z.string().max(10_000).optional(),
+  /** Expected status codes. @default [200] */
+  expectStatus: z.array(z.number().int().min(100).max(599)).default([200]),
+  /** Slower than this → warn. @default 1000 */
+  degradedMs: positive.default(1000),
+  /** Slower than this → fail. @default 5000 */
+  failMs: positive.default(5000),
+  /** Gatus-style conditions on the JSON body, e.g. `{ path: "status", op: "eq", value: "ok" }`. */
+  conditions: z
+    .array(
+      z.strictObject({
+        path: z.string().max(200),
+        op: z.enum(['eq', 'neq', 'lt', 'lte', 'gt', 'gte', 'contains', 'exists']).default('eq'),
+        value: z.union([z.string(), z.number(), z.boolean(), z.null()]).optional(),
+      }),
+    )
+    .default([]),
+  /** Retries on network errors only (never on an HTTP answer). @default 1 */
+  retries: z.number().int().min(0).max(5).default(1),
+  /** @default 5000 */
+  timeoutMs: positive.max(60_000).default(5000),
+  severity: severity.default('P2'),
+});
+
+export const tlsCheck = z.strictObject({
+  id,
+  host: z.string().min(1).max(253),
+  port: z.number().int().min(1).max(65535).default(443),
+  /** @default 21 */
+  warnDays: positive.default(21),
+  /** @default 7 */
+  failDays: positive.default(7),
+  /** Trust these extra CA certificates (PEM), e.g. a private CA. */
+  ca: z.string().optional(),
+  timeoutMs: positive.max(60_000).default(5000),
+  severity: severity.default('P2'),
+});
+
+export const dnsCheck = z.strictObject({
+  id,
+  name: z.string().min(1).max(253),
+  type: z.enum(['A', 'AAAA', 'CNAME', 'MX', 'TXT', 'NS']).default('A'),
+  /** When set, the answers must include every one of these. */
+  expect: z.array(z.string()).optional(),
+  /** DNS server to ask (host or host:port); the system resolver otherwise. */
+  server: z.string().optional(),
+  timeoutMs: positive.max(60_000).default(3000),
+  severity: severity.default('P2'),
+});
+
+export const tcpCheck = z.strictObject({
+  id,
+  host: z.string().min(1).max(253),
+  port: z.number().int().min(1).max(65535),
+  timeoutMs: positive.max(60_000).default(3000),
+  severity: severity.default('P3'),
+});
+
+export const statusPageCheck = z.strictObject({
+  id,
+  title: z.string().max(200).optional(),
+  /** Base URL of an Atlassian Statuspage, e.g. https://status.stripe.com (…/api/v2/status.json is added), or the full status.json URL. */
+  url: z.string().url(),
+  timeoutMs: positive.max(60_000).default(5000),
+  severity: severity.default('P3'),
+});
+
+export const sqlMetric = z.strictObject({
+  id,
+  title: z.string().max(200),
+  /** One SELECT or WITH statement returning one number (first column of the first row). */
+  sql: z
+    .string()
+    .min(1)
+    .max(10_000)
+    .superRefine((sql, ctx) => {
+      const problem = readOnlyProblem(sql);
+      if (problem) ctx.addIssue({ code: 'custom', message: `SQL ${problem}` });
+    }),
+  params: z.array(z.union([z.string(), z.number(), z.boolean(), z.null()])).default([]),
+  /** Higher is worse (`above`) or lower is worse (`below`). @default "above" */
+  direction: z.enum(['above', 'below']).default('above'),
+  warn: z.number().optional(),
+  fail: z.number().optional(),
+  unit: z.string().max(20).optional(),
+  timeoutMs: positive.max(60_000).default(5000),
+  severity: severity.default('P3'),
+});
+
+export const heartbeat = z
+  .strictObject({
+    name: id,
+    title: z.string().max(200).optional(),
+    /** Expected every N seconds… */
+    periodSeconds: positive.optional(),
+    /** …or on this cron schedule (UTC). */
+    cron: z.string().optional(),
+    /** Time allowed after the expected ping before it is down. @default 3600 */
+    graceSeconds: z.number().min(0).default(3600),
+    /** Recovery point objective: the last success must be at most this old. */
+    rpoSeconds: positive.optional(),
+    severity: severity.default('P2'),
+  })
+  .refine((h) => (h.periodSeconds === undefined) !== (h.cron === undefined), 'set exactly one of periodSeconds or cron');
+
+export const checksConfig = z.strictObject({
+  postgres: z.strictObject({ enabled: z.boolean().default(true), thresholds: postgresThresholds.default(postgresThresholds.parse({})) }).default({ enabled: true, thresholds: postgresThresholds.parse({}) }),
+  redis: z.strictObject({ enabled: z.boolean().default(true), thresholds: redisThresholds.default(redisThresholds.parse({})) }).default({ enabled: true, thresholds: redisThresholds.parse({}) }),
+  queues: z.strictObject({ enabled: z.boolean().default(true) }).and(queuesConfig).default({ enabled: true, ...queuesConfig.parse({}) }),
+  http: z.array(httpCheck).default([]),
+  tls: z.array(tlsCheck).default([]),
+  dns: z.array(dnsCheck).default([]),
+  tcp: z.array(tcpCheck).default([]),
+  statusPages: z.array(statusPageCheck).default([]),
+  /** Environment variables that must be set (names only; values are never read out). */
+  requiredEnv: z.array(z.string().regex(/^[A-Z_][A-Z0-9_]*$/)).default([]),
+  sqlMetrics: z.array(sqlMetric).default([]),
+});
+
+export const configSchema = z.strictObject({
+  /** The service's name, in report subjects. @default "Opsbook" */
+  service: z.string().min(1).max(100).default('Opsbook'),
+  checks: checksConfig.default(checksConfig.parse({})),
+  heartbeats: z.array(heartbeat).default([]),
+  /** Diagnostics run budget. */
+  diagnostics: z
+    .strictObject({
+      /** Total time for a diagnostics run, ms. @default 8000 */
+      budgetMs: positive.max(60_000).default(8000),
+      /** Per-check time, ms. @default 5000 */
+      checkTimeoutMs: positive.max(60_000).default(5000),
+    })
+    .default({ budgetMs: 8000, checkTimeoutMs: 5000 }),
+});
+
+export type OpsbookConfigInput = z.input<typeof configSchema>;
+export type OpsbookConfig = z.output<typeof configSchema>;
+export type HttpCheckConfig = z.output<typeof httpCheck>;
+export type TlsCheckConfig = z.output<typeof tlsCheck>;
+export type DnsCheckConfig = z.output<typeof dnsCheck>;
+export type TcpCheckConfig = z.output<typeof tcpCheck>;
+export type StatusPageConfig = z.output<typeof statusPageCheck>;
+export type SqlMetricConfig = z.output<typeof sqlMetric>;
+export type HeartbeatConfig = z.output<typeof heartbeat>;
+export type PostgresThresholds = z.output<typeof postgresThresholds>;
+export type RedisThresholds = z.output<typeof redisThresholds>;
+export type QueuesConfig = z.output<typeof queuesConfig> & { enabled: boolean };

@@ -1,0 +1,117 @@
+import type { OpsbookConfig } from '../config/index.js';
+import type { Deps } from '../deps.js';
+import { messageOf, OpsbookError } from '../errors.js';
+import { redactSecrets } from '../env.js';
+import { createPgAccess } from '../checks/pg-access.js';
+import { allChecks } from '../checks/registry.js';
+import { worst } from '../checks/outcome.js';
+import type { Check, CheckContext, CheckResult, CheckStatus } from '../checks/types.js';
+import { TimeoutError, withTimeout } from '../timeout.js';
+import type { RedisClient } from '../redis/index.js';
+
+export interface DiagnosticsOptions {
+  /** Check ids or families (`postgres`, `postgres.activity`, `http.site`); all when empty. */
+  only?: string[];
+  /** Persist sizes, query stats and queue counts for trends. @default false */
+  snapshot?: boolean;
+  /** Total time, ms. @default config.diagnostics.budgetMs */
+  budgetMs?: number;
+  /** Per-check time, ms. @default config.diagnostics.checkTimeoutMs */
+  checkTimeoutMs?: number;
+  /** Redis holding BullMQ queues, when not the main one. */
+  queueRedis?: RedisClient;
+}
+
+export interface DiagnosticsReport {
+  status: CheckStatus;
+  startedAt: string;
+  durationMs: number;
+  counts: Record<CheckStatus, number>;
+  checks: CheckResult[];
+  /** Postgres round trips this run cost (capabilities + one merged batch, normally 2). */
+  postgresRoundTrips: number;
+  snapshotStored?: boolean;
+}
+
+/** Does `id` fall under a selector: the id itself or a dotted prefix of it (a family). */
+export function selects(selector: string, check: Pick<Check, 'id' | 'family'>): boolean {
+  return check.id === selector || check.id.startsWith(`${selector}.`) || check.family === selector;
+}
+
+/** Pick the checks `only` names; an unknown selector is a clear 400 listing what exists. */
+export function selectChecks(checks: Check[], only: string[] | undefined): Check[] {
+  if (!only || only.length === 0) return checks;
+  const unknown = only.filter((s) => !checks.some((c) => selects(s, c)));
+  if (unknown.length) {
+    throw new OpsbookError('BAD_REQUEST', `Unknown check id(s): ${unknown.join(', ')}.`, { details: { known: checks.map((c) => c.id) } });
+  }
+  return checks.filter((c) => only.some((s) => selects(s, c)));
+}
+
+/**
+ * Run checks in parallel, each within its own timeout and all within the run budget. A check that
+ * throws or overruns becomes an `error` result; the run always answers.
+ */
+export async function runDiagnostics(deps: Deps, config: OpsbookConfig, opts: DiagnosticsOptions, now: Date): Promise<DiagnosticsReport> {
+  const started = performance.now();
+  const budgetMs = opts.budgetMs ?? config.diagnostics.budgetMs;
+  const checkTimeoutMs = Math.min(opts.checkTimeoutMs ?? config.diagnostics.checkTimeoutMs, budgetMs);
+  const checks = selectChecks(allChecks(config), opts.only);
+  const pg = createPgAccess(deps.db);
+  const ctx: CheckContext = {
+    deps,
+    config,
+    pg,
+    queueRedis: opts.queueRedis ?? deps.redis,
+    timeoutMs: checkTimeoutMs,
+    snapshot: new Map(),
+  };
+
+  const results = await Promise.all(checks.map((check) => runOne(check, ctx, now, checkTimeoutMs)));
+  const counts: Record<CheckStatus, number> = { ok: 0, warn: 0, fail: 0, skipped: 0, error: 0 };
+  for (const r of results) counts[r.status]++;
+
+  let snapshotStored: boolean | undefined;
+  if (opts.snapshot) snapshotStored = await storeSnapshot(deps, ctx.snapshot, now);
+
+  return {
+    status: worst(results.map((r) => r.status)),
+    startedAt: now.toISOString(),
+    durationMs: Math.round(performance.now() - started),
+    counts,
+    checks: results,
+    postgresRoundTrips: pg.roundTrips,
+    ...(snapshotStored !== undefined ? { snapshotStored } : {}),
+  };
+}
+
+async function runOne(check: Check, ctx: CheckContext, now: Date, timeoutMs: number): Promise<CheckResult> {
+  const started = performance.now();
+  const base = { id: check.id, title: check.title, family: check.family, severity: check.severity };
+  try {
+    const outcome = await withTimeout(() => check.run(ctx, now), timeoutMs, check.id);
+    return { ...base, ...outcome, durationMs: Math.round(performance.now() - started) };
+  } catch (err) {
+    const summary =
+      err instanceof TimeoutError ? `did not finish within ${timeoutMs} ms` : `could not run: ${redactSecrets(messageOf(err)).slice(0, 300)}`;
+    return { ...base, status: 'error', summary, durationMs: Math.round(performance.now() - started) };
+  }
+}
+
+/** Write this run's snapshot rows in one transaction. Diagnostics still answer if this fails. */
+async function storeSnapshot(deps: Deps, snapshot: Map<string, unknown>, now: Date): Promise<boolean> {
+  if (snapshot.size === 0) return true;
+  try {
+    await deps.db.batch(
+      [...snapshot].map(([kind, data]) => ({
+        text: 'INSERT INTO opsbook.snapshots (kind, taken_at, data) VALUES ($1, $2, $3::jsonb)',
+        params: [kind, now.toISOString(), JSON.stringify(data)],
+      })),
+      { readOnly: false },
+    );
+    return true;
+  } catch (err) {
+    deps.log('warn', `diagnostics snapshot not stored: ${messageOf(err)}`);
+    return false;
+  }
+}
