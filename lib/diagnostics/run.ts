@@ -67,7 +67,7 @@ export async function runDiagnostics(deps: Deps, config: OpsbookConfig, opts: Di
     snapshot: new Map(),
   };
 
-  const results = await Promise.all(checks.map((check) => runOne(check, ctx, now, checkTimeoutMs)));
+  const results = await executeChecks(checks, ctx, now);
   const counts: Record<CheckStatus, number> = { ok: 0, warn: 0, fail: 0, skipped: 0, error: 0 };
   for (const r of results) counts[r.status]++;
 
@@ -83,6 +83,11 @@ export async function runDiagnostics(deps: Deps, config: OpsbookConfig, opts: Di
     postgresRoundTrips: pg.roundTrips,
     ...(snapshotStored !== undefined ? { snapshotStored } : {}),
   };
+}
+
+/** Run checks in parallel, each bounded by ctx.timeoutMs; a throw or an overrun is that check's `error`. */
+export function executeChecks(checks: Check[], ctx: CheckContext, now: Date): Promise<CheckResult[]> {
+  return Promise.all(checks.map((check) => runOne(check, ctx, now, ctx.timeoutMs)));
 }
 
 async function runOne(check: Check, ctx: CheckContext, now: Date, timeoutMs: number): Promise<CheckResult> {
