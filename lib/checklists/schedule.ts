@@ -1,0 +1,211 @@
+import { Cron } from 'croner';
+import { z } from 'zod';
+
+/**
+ * When a checklist runs, in UTC. Every schedule is at most daily (Vercel Hobby's limit), so a run is
+ * identified by its UTC date: that date is the period a run claims exactly once.
+ */
+const time = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (UTC, 24-hour)')
+  .default('09:00');
+export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+const weekday = z.enum(WEEKDAYS);
+
+export const scheduleSchema = z.discriminatedUnion('type', [
+  /** Every day at `at`. */
+  z.strictObject({ type: z.literal('daily'), at: time }),
+  /** On the given weekdays, e.g. runbook 002's Monday / Wednesday / Friday items. */
+  z.strictObject({ type: z.literal('weekly'), days: z.array(weekday).min(1).max(7), at: time }),
+  /** On day N of each month; a month without day N runs on its last day. */
+  z.strictObject({ type: z.literal('monthly'), day: z.number().int().min(1).max(31), at: time }),
+  /** The nth weekday of each month, e.g. runbook 002's "First Monday" … "Fourth Monday". */
+  z.strictObject({ type: z.literal('nth-weekday'), nth: z.number().int().min(1).max(4), weekday, at: time }),
+  /** The first Monday of January, April, July and October (a quarterly DR drill, secret rotation). */
+  z.strictObject({ type: z.literal('quarterly'), at: time }),
+  /** A five-field cron expression in UTC, at most once a day. */
+  z.strictObject({
+    type: z.literal('cron'),
+    expr: z.string().superRefine((expr, ctx) => {
+      const problem = vercelCronProblem(expr);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  }),
+]);
+
+export type Schedule = z.output<typeof scheduleSchema>;
+export type ScheduleInput = z.input<typeof scheduleSchema>;
+
+const DAY_MS = 86_400_000;
+
+/** UTC midnight of the day `d` falls on. */
+export function utcDay(d: Date): Date {
+  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
+}
+
+/** The period key of a run: its UTC date. */
+export function periodOf(d: Date): string {
+  return d.toISOString().slice(0, 10);
+}
+
+function atOn(day: Date, at: string): Date {
+  const [h, m] = at.split(':').map(Number);
+  return new Date(day.getTime() + (h! * 60 + m!) * 60_000);
+}
+
+function daysInMonth(y: number, m: number): number {
+  return new Date(Date.UTC(y, m + 1, 0)).getUTCDate();
+}
+
+/** Why a cron expression cannot be a Vercel (Hobby) cron, or undefined when it can. */
+export function vercelCronProblem(expr: string): string | undefined {
+  const fields = expr.trim().split(/\s+/);
+  if (fields.length !== 5) return 'must have exactly five fields (minute hour day-of-month month day-of-week)';
+  const [minute, hour, dom, , dow] = fields as [string, string, string, string, string];
+  if (!/^\d{1,2}$/.test(minute) || !/^\d{1,2}$/.test(hour)) return 'must run at most once a day: minute and hour must be single numbers';
+  if (dom !== '*' && dow !== '*') return 'Vercel does not allow both day-of-month and day-of-week';
+  try {
+    new Cron(expr, { timezone: 'UTC', paused: true });
+  } catch (err) {
+    return `is not a valid cron expression: ${(err as Error).message}`;
+  }
+  return undefined;
+}
+
+/** Does the schedule have a run on this UTC day? */
+export function runsOn(schedule: Schedule, day: Date): boolean {
+  const y = day.getUTCFullYear();
+  const m = day.getUTCMonth();
+  const d = day.getUTCDate();
+  const wd = WEEKDAYS[day.getUTCDay()]!;
+  switch (schedule.type) {
+    case 'daily':
+      return true;
+    case 'weekly':
+      return schedule.days.includes(wd);
+    case 'monthly':
+      return d === Math.min(schedule.day, daysInMonth(y, m));
+    case 'nth-weekday':
+      return wd === schedule.weekday && Math.ceil(d / 7) === schedule.nth;
+    case 'quarterly':
+      return m % 3 === 0 && wd === 'mon' && d <= 7;
+    case 'cron': {
+      const first = new Cron(schedule.expr, { timezone: 'UTC', paused: true }).nextRun(new Date(day.getTime() - 1));
+      return first !== null && first.getTime() < day.getTime() + DAY_MS;
+    }
+  }
+}
+
+/** The time of the run on a day the schedule runs. */
+export function runTimeOn(schedule: Schedule, day: Date): Date {
+  if (schedule.type === 'cron') {
+    return new Cron(schedule.expr, { timezone: 'UTC', paused: true }).nextRun(new Date(day.getTime() - 1)) ?? day;
+  }
+  return atOn(day, schedule.at);
+}
+
+export type Due = { due: true; period: string; scheduledAt: Date } | { due: false; reason: string; next?: Date };
+
+/**
+ * Is a run due at `now`? A run is due on a scheduled day from its time on (Vercel may call a few
+ * minutes late; the local runner calls on time). Called early or on another day, the answer says when
+ * the next run is.
+ */
+export function isDue(schedule: Schedule, now: Date): Due {
+  const today = utcDay(now);
+  if (runsOn(schedule, today)) {
+    const at = runTimeOn(schedule, today);
+    // One minute of tolerance for a platform clock a little ahead of ours.
+    if (now.getTime() >= at.getTime() - 60_000) return { due: true, period: periodOf(today), scheduledAt: at };
+    return { due: false, reason: `scheduled for ${at.toISOString()}, it is not time yet`, next: at };
+  }
+  const next = nextRun(schedule, now);
+  return { due: false, reason: `not scheduled on ${periodOf(today)} (${describeSchedule(schedule)})`, next };
+}
+
+/** The most recent scheduled run at or before `now` (within ~13 months), for missed-run detection. */
+export function previousRun(schedule: Schedule, now: Date): Date | undefined {
+  const today = utcDay(now);
+  for (let i = 0; i <= 400; i++) {
+    const day = new Date(today.getTime() - i * DAY_MS);
+    if (!runsOn(schedule, day)) continue;
+    const at = runTimeOn(schedule, day);
+    if (at.getTime() <= now.getTime()) return at;
+  }
+  return undefined;
+}
+
+/** The next scheduled run after `now`. */
+export function nextRun(schedule: Schedule, now: Date): Date | undefined {
+  const today = utcDay(now);
+  for (let i = 0; i <= 400; i++) {
+    const day = new Date(today.getTime() + i * DAY_MS);
+    if (!runsOn(schedule, day)) continue;
+    const at = runTimeOn(schedule, day);
+    if (at.getTime() > now.getTime()) return at;
+  }
+  return undefined;
+}
+
+/** The usual gap between runs, for "missed within one period plus grace". */
+export function periodLengthMs(schedule: Schedule): number {
+  switch (schedule.type) {
+    case 'daily':
+      return DAY_MS;
+    case 'weekly':
+      return (7 / schedule.days.length) * DAY_MS;
+    case 'monthly':
+    case 'nth-weekday':
+      return 31 * DAY_MS;
+    case 'quarterly':
+      return 92 * DAY_MS;
+    case 'cron':
+      return DAY_MS;
+  }
+}
+
+const DOW_NUM: Record<(typeof WEEKDAYS)[number], number> = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 };
+
+/**
+ * The vercel.json cron for a schedule: five fields, UTC, never both day-of-month and day-of-week, at most
+ * daily. Where Vercel cannot express a rule ("first Monday"), the cron fires on every candidate day and
+ * `isDue` decides in code.
+ */
+export function toVercelCron(schedule: Schedule): string {
+  if (schedule.type === 'cron') return schedule.expr.trim().split(/\s+/).join(' ');
+  const [h, m] = schedule.at.split(':').map(Number);
+  const hm = `${m} ${h}`;
+  switch (schedule.type) {
+    case 'daily':
+      return `${hm} * * *`;
+    case 'weekly':
+      return `${hm} * * ${[...new Set(schedule.days.map((d) => DOW_NUM[d]))].sort((a, b) => a - b).join(',')}`;
+    case 'monthly':
+      return schedule.day <= 28 ? `${hm} ${schedule.day} * *` : `${hm} 28-31 * *`;
+    case 'nth-weekday':
+      return `${hm} * * ${DOW_NUM[schedule.weekday]}`;
+    case 'quarterly':
+      return `${hm} * 1,4,7,10 1`;
+  }
+}
+
+const ORD = ['first', 'second', 'third', 'fourth'];
+
+/** "first Monday of the month at 09:00 UTC", for reports and errors. */
+export function describeSchedule(schedule: Schedule): string {
+  const cap = (d: string) => ({ sun: 'Sunday', mon: 'Monday', tue: 'Tuesday', wed: 'Wednesday', thu: 'Thursday', fri: 'Friday', sat: 'Saturday' })[d];
+  switch (schedule.type) {
+    case 'daily':
+      return `daily at ${schedule.at} UTC`;
+    case 'weekly':
+      return `every ${schedule.days.map(cap).join(', ')} at ${schedule.at} UTC`;
+    case 'monthly':
+      return `monthly on day ${schedule.day} at ${schedule.at} UTC`;
+    case 'nth-weekday':
+      return `${ORD[schedule.nth - 1]} ${cap(schedule.weekday)} of the month at ${schedule.at} UTC`;
+    case 'quarterly':
+      return `first Monday of January, April, July and October at ${schedule.at} UTC`;
+    case 'cron':
+      return `cron "${schedule.expr}" (UTC)`;
+  }
+}
