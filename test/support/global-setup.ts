@@ -17,9 +17,13 @@ export default async function setup(): Promise<void> {
           `psql -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" and restart Postgres.`,
       );
     }
-    // Leftovers of an interrupted earlier run.
-    const stale = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'opsbook_t_%'");
-    for (const { datname } of stale.rows) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`).catch(() => undefined);
+    // Leftovers of an interrupted earlier run: only those older than two hours, so a suite running
+    // beside this one (another checkout on the same machine) keeps its databases.
+    const stale = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname ~ '^opsbook_t_[0-9]+_'");
+    const cutoff = Date.now() / 1000 - 2 * 3600;
+    for (const { datname } of stale.rows) {
+      if (Number(datname.split('_')[2]) < cutoff) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`).catch(() => undefined);
+    }
   } catch (err) {
     throw new Error(`PostgreSQL is not usable at ${PG_ADMIN_URL.replace(/\/\/[^@]*@/, '//')}: ${(err as Error).message}`);
   } finally {

@@ -13,7 +13,9 @@ export interface TestDatabase {
 
 /** A fresh database per test file, so files run in parallel without seeing each other's rows. */
 export async function createTestDatabase(): Promise<TestDatabase> {
-  const name = `opsbook_t_${randomBytes(5).toString('hex')}`;
+  // The creation time is in the name so a later run can drop what an interrupted run left behind
+  // without touching databases another run is still using.
+  const name = `opsbook_t_${Math.floor(Date.now() / 1000)}_${randomBytes(4).toString('hex')}`;
   const root = new pg.Client({ connectionString: PG_ADMIN_URL });
   await root.connect();
   try {
