@@ -1,7 +1,384 @@
-import type { CheckFamily } from '../types.js';
+import type { Check, CheckContext, CheckFamily, CheckOutcome, CheckStatus } from '../types.js';
+import type { QueryResult, Row } from '../../db/index.js';
+import { actionHint, bytes, ok, skipped, warn } from '../outcome.js';
 
-/** Placeholder: this family's checks are being written. */
+/**
+ * Postgres storage diagnostics (runbook 001: "weekly ANALYZE / VACUUM ANALYZE; table sizes, bloat"):
+ * cache hit rate, database size, largest tables and indexes, dead tuples and (auto)vacuum/analyze age.
+ * Defaults follow PgHero.
+ *
+ * Cost: every check awaits the shared `caps()` and then makes exactly one `batch()` call, synchronously,
+ * so all Postgres checks of a run share one round trip. The SQL must stay cheap on catalogs of 10,000+
+ * tables: functions that open a relation (pg_relation_size, pg_table_size, pg_total_relation_size) cost
+ * 10-60 µs each on a fresh backend (relcache build), so they run only on a bounded set of candidates
+ * ranked by catalog columns (pg_class.relpages, refreshed by VACUUM, ANALYZE and CREATE INDEX) and cheap
+ * statistics lookups (pg_stat_get_*, no lock, no relcache).
+ */
+
+export const MAINTENANCE_PATH = '/api/admin/db/maintenance';
+
+/** Schemas whose relations are not the application's: the catalogs, TOAST, temp schemas and Opsbook's own. */
+const APP_SCHEMA = (ns: string) => `${ns}.nspname NOT IN ('pg_catalog', 'information_schema', 'opsbook') AND ${ns}.nspname !~ '^pg_(toast|temp_)'`;
+
+/** Below this many block accesses (hits + reads) a hit rate says nothing. */
+export const CACHE_MIN_BLOCK_ACCESSES = 1000;
+
+/**
+ * Tables ranked by catalog page counts may be a little stale (pages are refreshed by (auto)VACUUM and
+ * ANALYZE): exact sizes are measured for this many times topN candidates, then the top N shown.
+ */
+const CANDIDATE_FACTOR = 3;
+
+const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+/** Timestamps travel as epoch seconds (float8): the same on every driver. */
+const iso = (epoch: unknown): string | null => (epoch === null || epoch === undefined ? null : new Date(Number(epoch) * 1000).toISOString());
+const pct = (part: number, whole: number): number => (whole > 0 ? Math.round((part / whole) * 10_000) / 100 : 0);
+const rowsOf = (results: QueryResult[], i = 0): Row[] => results[i]?.rows ?? [];
+
+function thresholds(ctx: CheckContext) {
+  return ctx.config.checks.postgres.thresholds;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Cache hit rate
+
+export interface CacheCounters {
+  heapHit: number;
+  heapRead: number;
+  indexHit: number;
+  indexRead: number;
+}
+
+/**
+ * Grade heap and index hit rates (PgHero: warn below 99 %). A kind with fewer than
+ * CACHE_MIN_BLOCK_ACCESSES block accesses is not judged; when neither is, the answer is "not enough reads".
+ */
+export function gradeCacheHit(c: CacheCounters, warnPct: number): { status: CheckStatus; summary: string; value?: number } {
+  const judge = (hit: number, read: number) => (hit + read >= CACHE_MIN_BLOCK_ACCESSES ? (hit / (hit + read)) * 100 : undefined);
+  const heap = judge(c.heapHit, c.heapRead);
+  const index = judge(c.indexHit, c.indexRead);
+  if (heap === undefined && index === undefined) {
+    return { status: 'ok', summary: `not enough reads to judge (fewer than ${CACHE_MIN_BLOCK_ACCESSES} block accesses since the statistics were reset)` };
+  }
+  const fmt = (v: number | undefined) => (v === undefined ? 'too few reads' : `${(Math.floor(v * 100) / 100).toFixed(2)} %`);
+  const judged = [heap, index].filter((v): v is number => v !== undefined);
+  const lowest = Math.min(...judged);
+  const low = lowest < warnPct;
+  const parts = `tables ${fmt(heap)}, indexes ${fmt(index)}`;
+  return {
+    status: low ? 'warn' : 'ok',
+    summary: low ? `cache hit rate below ${warnPct} %: ${parts}` : `cache hit rate ${parts}`,
+    value: Math.floor(lowest * 100) / 100,
+  };
+}
+
+/**
+ * Block hits and reads of application tables (heap) and indexes, from the statistics functions that back
+ * pg_statio_user_tables/indexes, in one pass over pg_class; plus the relations with the most reads.
+ */
+const CACHE_SQL = `WITH rel AS (
+  SELECT c.relkind = 'i' AS is_index, n.nspname, c.relname,
+         pg_stat_get_blocks_hit(c.oid)::float8 AS hit,
+         (pg_stat_get_blocks_fetched(c.oid) - pg_stat_get_blocks_hit(c.oid))::float8 AS read
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'm', 'i') AND ${APP_SCHEMA('n')}
+), agg AS (
+  SELECT COALESCE(sum(hit) FILTER (WHERE NOT is_index), 0)::float8 AS heap_hit,
+         COALESCE(sum(read) FILTER (WHERE NOT is_index), 0)::float8 AS heap_read,
+         COALESCE(sum(hit) FILTER (WHERE is_index), 0)::float8 AS index_hit,
+         COALESCE(sum(read) FILTER (WHERE is_index), 0)::float8 AS index_read,
+         count(*) FILTER (WHERE read > 0)::int AS with_reads
+  FROM rel
+)
+SELECT agg.*, top.relation, top.kind, top.hit, top.read
+FROM agg LEFT JOIN LATERAL (
+  SELECT format('%I.%I', nspname, relname) AS relation, CASE WHEN is_index THEN 'index' ELSE 'table' END AS kind, hit, read
+  FROM rel WHERE read > 0 ORDER BY read DESC, relname LIMIT $1::int
+) top ON true`;
+
+const cacheHit: Check['run'] = async (ctx) => {
+  const t = thresholds(ctx);
+  await ctx.pg.caps();
+  const rows = rowsOf(await ctx.pg.batch([{ text: CACHE_SQL, params: [t.topN] }]));
+  const first = rows[0] ?? {};
+  const counters: CacheCounters = {
+    heapHit: num(first.heap_hit),
+    heapRead: num(first.heap_read),
+    indexHit: num(first.index_hit),
+    indexRead: num(first.index_read),
+  };
+  const graded = gradeCacheHit(counters, t.cacheHitWarnPct);
+  const details = rows
+    .filter((r) => r.relation !== null && r.relation !== undefined)
+    .map((r) => ({ relation: r.relation, kind: r.kind, blocksRead: num(r.read), blocksHit: num(r.hit), hitPct: pct(num(r.hit), num(r.hit) + num(r.read)) }));
+  const withReads = num(first.with_reads);
+  const outcome: CheckOutcome = {
+    status: graded.status,
+    summary: graded.summary,
+    ...(graded.value !== undefined ? { value: graded.value, unit: '%' } : {}),
+    ...(details.length ? { details } : {}),
+    ...(withReads > details.length ? { more: withReads - details.length } : {}),
+  };
+  if (graded.status === 'warn') {
+    outcome.hint = {
+      text:
+        'The working set does not fit in memory: look at the relations with the most reads (details) — a missing index ' +
+        'turning lookups into sequential scans of a large table is the usual cause — or give the database more memory ' +
+        '(shared_buffers ≈ 25 % of RAM, a larger instance or compute size).',
+    };
+  }
+  return outcome;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Database size
+
+const DATABASE_SIZE_SQL = `SELECT current_database() AS database, pg_database_size(current_database())::float8 AS bytes`;
+
+const databaseSize: Check['run'] = async (ctx, now) => {
+  const caps = await ctx.pg.caps();
+  const row = rowsOf(await ctx.pg.batch([{ text: DATABASE_SIZE_SQL }]))[0] ?? {};
+  const size = num(row.bytes);
+  ctx.snapshot.set('database_size', { bytes: size, database: String(row.database ?? caps.database) });
+  let trend = '';
+  const previous = caps.previous.database_size;
+  const prevBytes = (previous?.data as { bytes?: unknown } | undefined)?.bytes;
+  if (previous && typeof prevBytes === 'number' && Number.isFinite(prevBytes)) {
+    const delta = size - prevBytes;
+    const days = (now.getTime() - Date.parse(previous.takenAt)) / 86_400_000;
+    const since = days >= 1 ? `${Math.round(days)} d ago` : previous.takenAt;
+    trend = ` (${delta >= 0 ? '+' : '−'}${bytes(Math.abs(delta))} since ${since})`;
+  }
+  return ok(`database ${String(row.database ?? caps.database)} is ${bytes(size)}${trend}`, { value: size, unit: 'bytes' });
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Largest tables and indexes
+
+/**
+ * Candidates are the tables with the most pages in the catalog (heap + TOAST + indexes) plus, because a
+ * table that was never vacuumed or analyzed still shows 0 pages there, the never-analyzed ones with the
+ * most live rows by the statistics; exact sizes are measured only for those.
+ */
+const LARGEST_TABLES_SQL = `WITH t AS (
+  SELECT c.oid, n.nspname, c.relname, c.reltuples,
+         (c.relpages::float8 + COALESCE(tc.relpages, 0) + COALESCE(ix.pages, 0)) AS est_pages
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_class tc ON tc.oid = c.reltoastrelid
+  LEFT JOIN (SELECT x.indrelid, sum(ci.relpages)::float8 AS pages FROM pg_index x JOIN pg_class ci ON ci.oid = x.indexrelid GROUP BY x.indrelid) ix
+    ON ix.indrelid = c.oid
+  WHERE c.relkind IN ('r', 'm') AND ${APP_SCHEMA('n')}
+), cand AS (
+  (SELECT oid FROM t ORDER BY est_pages DESC LIMIT $2::int)
+  UNION
+  (SELECT oid FROM t WHERE reltuples < 0 ORDER BY pg_stat_get_live_tuples(oid) DESC LIMIT $2::int)
+), sized AS (
+  SELECT t.oid, t.nspname, t.relname, t.reltuples,
+         pg_total_relation_size(t.oid)::float8 AS total_bytes,
+         pg_table_size(t.oid)::float8 AS table_bytes
+  FROM t JOIN cand ON cand.oid = t.oid
+)
+SELECT format('%I.%I', nspname, relname) AS "table", total_bytes, table_bytes,
+       (total_bytes - table_bytes)::float8 AS index_bytes,
+       (CASE WHEN reltuples < 0 THEN pg_stat_get_live_tuples(oid) ELSE reltuples END)::float8 AS rows,
+       (SELECT count(*) FROM t)::int AS total_tables
+FROM sized
+ORDER BY total_bytes DESC NULLS LAST, 1
+LIMIT $1::int`;
+
+const largestTables: Check['run'] = async (ctx) => {
+  const t = thresholds(ctx);
+  await ctx.pg.caps();
+  const rows = rowsOf(await ctx.pg.batch([{ text: LARGEST_TABLES_SQL, params: [t.topN, t.topN * CANDIDATE_FACTOR] }]));
+  const details = rows.map((r) => ({
+    table: String(r.table),
+    totalBytes: num(r.total_bytes),
+    tableBytes: num(r.table_bytes),
+    indexBytes: num(r.index_bytes),
+    rowsEstimate: Math.round(num(r.rows)),
+  }));
+  ctx.snapshot.set(
+    'table_sizes',
+    details.map((d) => ({ table: d.table, bytes: d.totalBytes, tableBytes: d.tableBytes, indexBytes: d.indexBytes })),
+  );
+  const total = num(rows[0]?.total_tables);
+  if (details.length === 0) return ok('no application tables');
+  const top = details[0]!;
+  return ok(`largest table ${top.table}: ${bytes(top.totalBytes)} with indexes (of ${total} table${total === 1 ? '' : 's'})`, {
+    value: top.totalBytes,
+    unit: 'bytes',
+    details,
+    ...(total > details.length ? { more: total - details.length } : {}),
+  });
+};
+
+const LARGEST_INDEXES_SQL = `WITH i AS (
+  SELECT x.indexrelid AS oid, x.indrelid, n.nspname, ci.relname, ct.relname AS table_name, ci.relpages, ct.reltuples AS table_tuples
+  FROM pg_index x
+  JOIN pg_class ci ON ci.oid = x.indexrelid
+  JOIN pg_class ct ON ct.oid = x.indrelid
+  JOIN pg_namespace n ON n.oid = ci.relnamespace
+  WHERE ci.relkind = 'i' AND ${APP_SCHEMA('n')}
+), cand AS (
+  (SELECT oid FROM i ORDER BY relpages DESC LIMIT $2::int)
+  UNION
+  (SELECT oid FROM i WHERE table_tuples < 0 ORDER BY pg_stat_get_live_tuples(indrelid) DESC LIMIT $2::int)
+)
+SELECT format('%I.%I', i.nspname, i.relname) AS index, format('%I.%I', i.nspname, i.table_name) AS "table",
+       pg_relation_size(i.oid)::float8 AS bytes, pg_stat_get_numscans(i.oid)::float8 AS scans,
+       (SELECT count(*) FROM i)::int AS total_indexes
+FROM i JOIN cand ON cand.oid = i.oid
+ORDER BY 3 DESC NULLS LAST, 1
+LIMIT $1::int`;
+
+const largestIndexes: Check['run'] = async (ctx) => {
+  const t = thresholds(ctx);
+  await ctx.pg.caps();
+  const rows = rowsOf(await ctx.pg.batch([{ text: LARGEST_INDEXES_SQL, params: [t.topN, t.topN * CANDIDATE_FACTOR] }]));
+  const details = rows.map((r) => ({ index: String(r.index), table: String(r.table), bytes: num(r.bytes), scans: num(r.scans) }));
+  const total = num(rows[0]?.total_indexes);
+  if (details.length === 0) return ok('no application indexes');
+  const top = details[0]!;
+  return ok(`largest index ${top.index}: ${bytes(top.bytes)} (of ${total} index${total === 1 ? '' : 'es'})`, {
+    value: top.bytes,
+    unit: 'bytes',
+    details,
+    ...(total > details.length ? { more: total - details.length } : {}),
+  });
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Dead tuples and (auto)vacuum / (auto)analyze age
+
+/**
+ * One row per application table that needs attention, worst first:
+ * - dead: n_dead_tup ≥ $1 rows and ≥ $2 % of live rows (PgHero's bloat signal) → VACUUM.
+ * - vacuum_stale: more dead rows than autovacuum's own trigger (threshold + scale factor × rows) and no
+ *   (auto)vacuum since $3 (or ever): autovacuum is off for it, blocked, or not keeping up.
+ * - analyze_stale: the same for changes since the last (auto)analyze: the planner works from stale statistics.
+ * Tables with changes but not analyzed/vacuumed for $3 that are below autovacuum's triggers are expected
+ * (small, quiet tables) and only counted.
+ */
+const VACUUM_SQL = `WITH s AS (
+  SELECT st.relid, st.schemaname, st.relname,
+         st.n_live_tup::float8 AS live, st.n_dead_tup::float8 AS dead, st.n_mod_since_analyze::float8 AS mods,
+         GREATEST(st.last_vacuum, st.last_autovacuum) AS vacuumed,
+         GREATEST(st.last_analyze, st.last_autoanalyze) AS analyzed,
+         GREATEST(c.reltuples, 0)::float8 AS reltuples,
+         COALESCE('autovacuum_enabled=false' = ANY (c.reloptions), false) AS av_off
+  FROM pg_stat_user_tables st JOIN pg_class c ON c.oid = st.relid
+  WHERE st.schemaname NOT IN ('opsbook') AND st.schemaname !~ '^pg_(toast|temp_)'
+), flagged AS (
+  SELECT s.*,
+         dead >= $1::float8 AND dead >= $2::float8 / 100 * live AS is_dead,
+         dead > 0 AND dead >= current_setting('autovacuum_vacuum_threshold')::float8 + current_setting('autovacuum_vacuum_scale_factor')::float8 * reltuples
+           AND (vacuumed IS NULL OR vacuumed < $3::timestamptz) AS vacuum_stale,
+         mods > 0 AND mods >= current_setting('autovacuum_analyze_threshold')::float8 + current_setting('autovacuum_analyze_scale_factor')::float8 * reltuples
+           AND (analyzed IS NULL OR analyzed < $3::timestamptz) AS analyze_stale,
+         (dead > 0 AND (vacuumed IS NULL OR vacuumed < $3::timestamptz)) OR (mods > 0 AND (analyzed IS NULL OR analyzed < $3::timestamptz)) AS quiet_stale
+  FROM s
+), picked AS (
+  SELECT *, (is_dead OR vacuum_stale OR analyze_stale) AS needs_action FROM flagged WHERE is_dead OR vacuum_stale OR analyze_stale OR quiet_stale
+)
+SELECT format('%I.%I', schemaname, relname) AS "table", live, dead, mods, is_dead, vacuum_stale, analyze_stale, needs_action, av_off,
+       extract(epoch FROM vacuumed)::float8 AS vacuumed, extract(epoch FROM analyzed)::float8 AS analyzed,
+       (count(*) FILTER (WHERE needs_action) OVER ())::int AS flagged_count,
+       (count(*) FILTER (WHERE NOT needs_action) OVER ())::int AS quiet_count,
+       current_setting('autovacuum') = 'on' AS autovacuum_on
+FROM picked
+ORDER BY needs_action DESC, is_dead DESC, dead DESC, mods DESC, 1
+LIMIT $4::int`;
+
+const vacuum: Check['run'] = async (ctx, now) => {
+  const t = thresholds(ctx);
+  const caps = await ctx.pg.caps();
+  if (caps.isReplica) {
+    return skipped(
+      'this server is a replica: dead tuples and vacuum times are tracked on the primary',
+      'Point DATABASE_URL at the primary to judge vacuum and analyze.',
+    );
+  }
+  const cutoff = new Date(now.getTime() - t.vacuumStaleDays * 86_400_000);
+  const rows = rowsOf(
+    await ctx.pg.batch([{ text: VACUUM_SQL, params: [t.deadTuplesMinRows, t.deadTuplesWarnPct, cutoff.toISOString(), t.topN] }]),
+  );
+  const flaggedCount = num(rows[0]?.flagged_count);
+  const quietCount = num(rows[0]?.quiet_count);
+  const quietNote = quietCount
+    ? `${quietCount} table${quietCount === 1 ? '' : 's'} with a few changes not (auto)vacuumed/analyzed for ${t.vacuumStaleDays} d, below autovacuum's thresholds (expected)`
+    : '';
+  if (flaggedCount === 0) {
+    return ok(quietNote || `no table with ≥ ${t.deadTuplesWarnPct} % dead rows, and vacuum and analyze are keeping up`, {
+      value: 0,
+      unit: 'tables',
+    });
+  }
+  const details = rows
+    .filter((r) => r.needs_action === true)
+    .map((r) => {
+      const reasons: string[] = [];
+      if (r.is_dead) reasons.push('dead-tuples');
+      if (r.vacuum_stale) reasons.push(r.vacuumed === null ? 'never-vacuumed' : 'vacuum-stale');
+      if (r.analyze_stale) reasons.push(r.analyzed === null ? 'never-analyzed' : 'analyze-stale');
+      return {
+        table: String(r.table),
+        reasons,
+        deadTuples: num(r.dead),
+        liveTuples: num(r.live),
+        deadPct: pct(num(r.dead), num(r.live)),
+        modifiedSinceAnalyze: num(r.mods),
+        lastVacuum: iso(r.vacuumed),
+        lastAnalyze: iso(r.analyzed),
+        autovacuumDisabled: r.av_off === true,
+      };
+    });
+  const worst = details[0]!;
+  const needsVacuum = worst.reasons.some((r) => r !== 'never-analyzed' && r !== 'analyze-stale');
+  const autovacuumOn = rows[0]?.autovacuum_on === true;
+  const why = !autovacuumOn
+    ? ' autovacuum is off on this server: turn it on (autovacuum = on).'
+    : worst.autovacuumDisabled
+      ? ` autovacuum is disabled on ${worst.table} (ALTER TABLE ${worst.table} RESET (autovacuum_enabled)).`
+      : ' If this keeps coming back, autovacuum is not keeping up: look for long transactions holding old rows, or lower autovacuum_vacuum_scale_factor for the table.';
+  const op = needsVacuum ? 'vacuum-analyze' : 'analyze';
+  const shown = details.length;
+  return warn(
+    `${flaggedCount} table${flaggedCount === 1 ? ' needs' : 's need'} ${needsVacuum ? 'VACUUM' : 'ANALYZE'}: ${worst.table} ` +
+      `(${worst.reasons.join(', ')}; ${Math.round(worst.deadTuples)} dead rows, ${worst.deadPct} % of live)` +
+      (quietNote ? `; ${quietNote}` : ''),
+    {
+      value: flaggedCount,
+      unit: 'tables',
+      details,
+      ...(flaggedCount > shown ? { more: flaggedCount - shown } : {}),
+      hint: actionHint(`Run ${needsVacuum ? 'VACUUM ANALYZE' : 'ANALYZE'} on ${worst.table}${flaggedCount > 1 ? ' and the other tables listed' : ''}.${why}`, MAINTENANCE_PATH, {
+        op,
+        table: worst.table,
+      }),
+    },
+  );
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+
+const FAMILY = 'postgres.storage';
+
+function check(id: string, title: string, severity: Check['severity'], run: Check['run']): Check {
+  return { id, title, family: FAMILY, severity, needs: ['postgres'], run };
+}
+
 export const family: CheckFamily = {
-  family: 'postgres.storage',
-  checks: () => [],
+  family: FAMILY,
+  checks: (config) =>
+    config.checks.postgres.enabled
+      ? [
+          check('postgres.cache-hit', 'Postgres cache hit rate', 'P3', cacheHit),
+          check('postgres.database-size', 'Postgres database size', 'P4', databaseSize),
+          check('postgres.largest-tables', 'Largest tables', 'P4', largestTables),
+          check('postgres.largest-indexes', 'Largest indexes', 'P4', largestIndexes),
+          check('postgres.vacuum', 'Dead rows and (auto)vacuum / analyze age', 'P3', vacuum),
+        ]
+      : [],
 };
