@@ -1,0 +1,21 @@
+import { requireRole } from '../../../lib/auth.js';
+import { getConfig } from '../../../lib/config/index.js';
+import { getDeps } from '../../../lib/deps.js';
+import { handlePing } from '../../../lib/heartbeats.js';
+import { json, route } from '../../../lib/http.js';
+import { resolverFor } from '../../../lib/tokens.js';
+
+/**
+ * GET|POST /api/heartbeats/<name>/<action> — `start` when the job begins, `fail` when it fails, or its
+ * exit code 0-255 (0 = success, anything else = failure), e.g. `…/api/heartbeats/db-backup/$?`.
+ * Needs a token with the heartbeat role; the body (first 10 KB, e.g. the job's log tail) is stored.
+ */
+const ping = route(async (request, requestId) => {
+  const deps = await getDeps();
+  await requireRole(request, resolverFor(deps), 'heartbeat');
+  const receipt = await handlePing(request, deps, await getConfig(), new Date());
+  return json(receipt, { requestId });
+});
+
+export const GET = ping;
+export const POST = ping;
