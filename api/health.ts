@@ -1,4 +1,5 @@
 import { identify } from '../lib/auth.js';
+import { getConfig } from '../lib/config/index.js';
 import { getDeps } from '../lib/deps.js';
 import { healthBody, runHealth } from '../lib/health.js';
 import { headOf, json, route } from '../lib/http.js';
@@ -13,6 +14,7 @@ export const GET = route(async (request, requestId) => {
       deps,
       { budgetMs: env.HEALTH_BUDGET_MS, critical: env.HEALTH_CRITICAL, production: env.VERCEL_ENV === 'production' },
       new Date(),
+      await getConfig(),
     ),
     identify(request, resolverFor(deps)),
   ]);

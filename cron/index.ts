@@ -1,10 +1,36 @@
+import type { OpsbookConfig } from '../lib/config/index.js';
 import type { Deps } from '../lib/deps.js';
-import { runDaily, type DailyResult } from './daily.js';
+import type { MonitorConfig } from '../lib/sentry.js';
+import { toVercelCron } from '../lib/checklists/schedule.js';
+import { runChecklistJob } from './checklist.js';
 
-/** Every scheduled job, by the name its route and vercel.json use. One line per job. */
-export const JOBS = {
-  daily: { run: (deps: Deps, now: Date) => runDaily(deps, now), schedule: '0 9 * * *' },
-} as const;
+export interface Job {
+  name: string;
+  /** The vercel.json schedule (UTC). */
+  schedule: string;
+  monitor: MonitorConfig;
+  run(deps: Deps, now: Date): Promise<unknown>;
+}
 
-export type JobName = keyof typeof JOBS;
-export type JobResult = DailyResult;
+/** Every scheduled job the config defines: one per checklist, named by its id. */
+export function jobsFor(config: OpsbookConfig): Job[] {
+  return config.checklists.map((list) => {
+    const schedule = toVercelCron(list.schedule);
+    return {
+      name: list.id,
+      schedule,
+      monitor: {
+        schedule: { type: 'crontab', value: schedule },
+        checkinMargin: list.sentry.checkinMargin,
+        maxRuntime: list.sentry.maxRuntime,
+        timezone: 'UTC',
+      },
+      run: (deps, now) => runChecklistJob(deps, config, list.id, now),
+    };
+  });
+}
+
+/** The `crons` section of vercel.json, generated from the config (`npm run crons`). */
+export function vercelCrons(config: OpsbookConfig): Array<{ path: string; schedule: string }> {
+  return jobsFor(config).map((j) => ({ path: `/api/cron/${j.name}`, schedule: j.schedule }));
+}

@@ -3,9 +3,13 @@ import { messageOf } from './errors.js';
 import { redactSecrets } from './env.js';
 import type { RedisClient } from './redis/index.js';
 import { elapsedMs, withTimeout } from './timeout.js';
+import type { OpsbookConfig } from './config/index.js';
+import { missedRunsStatement, type MissedRun } from './checklists/missed.js';
 
 export type Dependency = 'database' | 'redis';
 export type CheckState = 'healthy' | 'degraded' | 'unhealthy';
+/** Checklists: `degraded` when a scheduled run was missed, `unknown` when the database cannot say. */
+export type ChecklistsState = 'healthy' | 'degraded' | 'unknown';
 export type OverallStatus = 'healthy' | 'degraded' | 'unhealthy';
 
 export interface HealthOptions {
@@ -27,9 +31,9 @@ export interface CheckDetail {
 export interface HealthResult {
   status: OverallStatus;
   timestamp: string;
-  checks: Record<Dependency, CheckState>;
-  /** Only shown to an authenticated caller: latencies and error messages. */
-  details: Record<Dependency, CheckDetail>;
+  checks: Record<Dependency, CheckState> & { checklists?: ChecklistsState };
+  /** Only shown to an authenticated caller: latencies, error messages, missed runs. */
+  details: Record<Dependency, CheckDetail> & { checklists?: { missed: MissedRun[]; error?: string } };
   httpStatus: 200 | 503;
 }
 
@@ -50,30 +54,45 @@ async function probe(driver: string, budgetMs: number, label: string, call: () =
  * `SELECT 1` and `PING`, in parallel, each bounded by the budget; the answer never waits longer than
  * the slower of the two, and never longer than the budget.
  */
-export async function runHealth(deps: { db: Db; redis: RedisClient }, opts: HealthOptions, now: Date): Promise<HealthResult> {
+export async function runHealth(deps: { db: Db; redis: RedisClient }, opts: HealthOptions, now: Date, config?: OpsbookConfig): Promise<HealthResult> {
   const budget = Math.max(1, opts.budgetMs - RESPONSE_MARGIN_MS);
-  const [database, redis] = await Promise.all([
+  const [database, redis, checklists] = await Promise.all([
     probe(deps.db.driver, budget, 'database SELECT 1', () => deps.db.query('SELECT 1')),
     probe(deps.redis.driver, budget, 'redis PING', () => deps.redis.command(['PING'])),
+    config?.checklists.length ? missedChecklists(deps.db, config, now, budget) : undefined,
   ]);
   if (redis.status === 'healthy' && !deps.redis.shared && opts.production) {
     redis.status = 'degraded';
     redis.error = 'in-memory fallback: its state is not shared between instances';
   }
-  const details: Record<Dependency, CheckDetail> = { database, redis };
+  const details: HealthResult['details'] = { database, redis };
   let status: OverallStatus = 'healthy';
   for (const dep of ['database', 'redis'] as const) {
     const state = details[dep].status;
     if (state === 'unhealthy' && opts.critical.includes(dep)) status = 'unhealthy';
     else if (state !== 'healthy' && status === 'healthy') status = 'degraded';
   }
-  return {
-    status,
-    timestamp: now.toISOString(),
-    checks: { database: database.status, redis: redis.status },
-    details,
-    httpStatus: status === 'unhealthy' ? 503 : 200,
-  };
+  const checks: HealthResult['checks'] = { database: database.status, redis: redis.status };
+  if (checklists) {
+    checks.checklists = checklists.state;
+    details.checklists = { missed: checklists.missed, ...(checklists.error ? { error: checklists.error } : {}) };
+    if (checklists.state === 'degraded' && status === 'healthy') status = 'degraded';
+  }
+  return { status, timestamp: now.toISOString(), checks, details, httpStatus: status === 'unhealthy' ? 503 : 200 };
+}
+
+/** A missed checklist run degrades health: the morning report did not happen and nobody was told. */
+async function missedChecklists(db: Db, config: OpsbookConfig, now: Date, budgetMs: number): Promise<{ state: ChecklistsState; missed: MissedRun[]; error?: string }> {
+  const { statement, evaluate } = missedRunsStatement(config, now);
+  try {
+    const res = await withTimeout(db.query(statement.text, statement.params), budgetMs, 'checklist runs');
+    const missed = evaluate(res.rows);
+    return { state: missed.length ? 'degraded' : 'healthy', missed };
+  } catch (err) {
+    // No opsbook schema yet means no checklist has ever run: nothing can have been missed.
+    if ((err as { code?: string }).code === '42P01') return { state: 'healthy', missed: [] };
+    return { state: 'unknown', missed: [], error: redactSecrets(messageOf(err)) };
+  }
 }
 
 /** The body: the runbook's shape for everyone, plus details for an authenticated caller. */

@@ -15,6 +15,7 @@ import { family as statusPages } from './statuspage.js';
 import { family as env } from './env.js';
 import { family as sqlMetrics } from './sql-metrics.js';
 import { family as heartbeats } from './heartbeats.js';
+import { family as checklists } from './checklists.js';
 
 /** Every check family. Adding a family is one file and one line here. */
 export const FAMILIES: CheckFamily[] = [
@@ -33,6 +34,7 @@ export const FAMILIES: CheckFamily[] = [
   env,
   sqlMetrics,
   heartbeats,
+  checklists,
 ];
 
 /** The checks a config defines, in registry order; ids are unique. */

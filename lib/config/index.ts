@@ -20,9 +20,15 @@ export function parseConfig(input: unknown): OpsbookConfig {
     const ids = new Map<string, number>();
     const c = parsed.data.checks;
     for (const item of [...c.http, ...c.tls, ...c.dns, ...c.tcp, ...c.statusPages, ...c.sqlMetrics]) ids.set(item.id, (ids.get(item.id) ?? 0) + 1);
+    const problems: string[] = [];
     const dup = [...ids].filter(([, n]) => n > 1).map(([id]) => id);
-    if (dup.length === 0) return parsed.data;
-    throw new OpsbookError('MISCONFIGURED', `Invalid config:\n  - checks: duplicate ids ${dup.join(', ')}`, { details: dup });
+    if (dup.length) problems.push(`checks: duplicate ids ${dup.join(', ')}`);
+    const lists = new Map<string, number>();
+    for (const c of parsed.data.checklists) lists.set(c.id, (lists.get(c.id) ?? 0) + 1);
+    const dupLists = [...lists].filter(([, n]) => n > 1).map(([id]) => id);
+    if (dupLists.length) problems.push(`checklists: duplicate ids ${dupLists.join(', ')}`);
+    if (problems.length === 0) return parsed.data;
+    throw new OpsbookError('MISCONFIGURED', `Invalid config:\n  - ${problems.join('\n  - ')}`, { details: problems });
   }
   const problems = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
   throw new OpsbookError('MISCONFIGURED', `Invalid config:\n  - ${problems.join('\n  - ')}`, { details: problems });

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { readOnlyProblem } from './sql-guard.js';
+import { scheduleSchema } from '../checklists/schedule.js';
+import { taskByName, TASKS } from '../tasks/registry.js';
+import { cronProblem } from '../heartbeats.js';
 
 /**
  * Opsbook's configuration, as code (`opsbook.config.ts`). Everything has a default, so an empty config
@@ -74,6 +77,11 @@ export const queuesConfig = z.strictObject({
   scanCount: z.number().int().min(10).max(10_000).default(1000),
   /** Stop discovering after this many SCAN calls (bounded work on huge keyspaces). @default 2000 */
   maxScanCalls: z.number().int().min(1).default(2000),
+  /**
+   * The queues to inspect, by name. When set, discovery (SCAN) is skipped and exactly these are
+   * reported, a missing one included: use it on a huge keyspace or to be told when a queue vanishes.
+   */
+  names: z.array(z.string().min(1).max(200).regex(/^[^:]+$/, 'a BullMQ queue name cannot contain ":"')).min(1).max(1000).optional(),
 });
 
 export const httpCheck = z.strictObject({
@@ -177,8 +185,15 @@ export const heartbeat = z
     title: z.string().max(200).optional(),
     /** Expected every N seconds… */
     periodSeconds: positive.optional(),
-    /** …or on this cron schedule (UTC). */
-    cron: z.string().optional(),
+    /** …or on this cron schedule (five fields, UTC). */
+    cron: z
+      .string()
+      .max(200)
+      .superRefine((cron, ctx) => {
+        const problem = cronProblem(cron);
+        if (problem) ctx.addIssue({ code: 'custom', message: `invalid cron expression: ${problem}` });
+      })
+      .optional(),
     /** Time allowed after the expected ping before it is down. @default 3600 */
     graceSeconds: z.number().min(0).default(3600),
     /** Recovery point objective: the last success must be at most this old. */
@@ -201,9 +216,110 @@ export const checksConfig = z.strictObject({
   sqlMetrics: z.array(sqlMetric).default([]),
 });
 
+/** A checklist item: an automated check (by id or family), a maintenance task, or a manual to-do. */
+export const checkItem = z.strictObject({
+  /** A check id (`postgres.connections`) or a family / prefix (`postgres`, `http`). */
+  check: z.string().min(1).max(100),
+});
+
+export const manualItem = z.strictObject({
+  /** The to-do line, e.g. "Review Dependabot PRs". */
+  manual: z.string().min(1).max(300),
+  owner: z.string().max(100).optional(),
+  link: z.string().url().optional(),
+  /** For rotation reminders: when it was last done (YYYY-MM-DD), shown beside the item. */
+  lastDone: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(),
+});
+
+/** Tasks are validated by their own schema from the task registry (one file per task). */
+export const taskItem = z
+  .looseObject({ task: z.string().min(1).max(64) })
+  .transform((value, ctx) => {
+    const def = taskByName(value.task);
+    if (!def) {
+      ctx.addIssue({ code: 'custom', message: `unknown task "${value.task}" (known: ${TASKS.map((t) => t.name).join(', ') || 'none'})`, path: ['task'] });
+      return z.NEVER;
+    }
+    const parsed = def.schema.safeParse(value);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as (string | number)[] });
+      return z.NEVER;
+    }
+    return parsed.data as { task: string } & Record<string, unknown>;
+  });
+
+export const checklistItem = z.union([checkItem, manualItem, taskItem]);
+
+export const checklist = z.strictObject({
+  id,
+  title: z.string().min(1).max(200),
+  schedule: scheduleSchema,
+  items: z.array(checklistItem).min(1).max(500),
+  /** When to email: every run, only when something changed, or only when something fails. @default "always" */
+  notify: z.enum(['always', 'on-change', 'on-failure']).default('always'),
+  /** Overrides the config's recipients for this checklist. */
+  recipients: z.array(z.string().email()).optional(),
+  /** A run missing for longer than its period plus this is reported as missed. @default 60 */
+  graceMinutes: z.number().int().min(0).max(7 * 24 * 60).default(60),
+  /** Sentry cron monitor: minutes late before a missed check-in, and the longest a run may take. */
+  sentry: z
+    .strictObject({ checkinMargin: z.number().int().min(1).default(15), maxRuntime: z.number().int().min(1).default(10) })
+    .default({ checkinMargin: 15, maxRuntime: 10 }),
+  /** Per-item time limit, ms. @default 20000 */
+  itemTimeoutMs: positive.max(300_000).default(20_000),
+});
+
+/** How the app's tables are named, for admin actions on users and API keys. */
+export const appSchemaMapping = z.strictObject({
+  users: z
+    .strictObject({
+      table: z.string().min(1).max(128),
+      schema: z.string().min(1).max(128).default('public'),
+      columns: z
+        .strictObject({
+          id: z.string().default('id'),
+          email: z.string().default('email'),
+          locked: z.string().optional(),
+          status: z.string().optional(),
+          suspendedAt: z.string().optional(),
+          suspensionReason: z.string().optional(),
+          deletedAt: z.string().optional(),
+        })
+        .default({ id: 'id', email: 'email' }),
+      /** Columns never shown by lookups (masked). */
+      sensitive: z.array(z.string()).default(['password', 'password_hash', 'passwordHash', 'token', 'secret']),
+    })
+    .optional(),
+  apiKeys: z
+    .strictObject({
+      table: z.string().min(1).max(128),
+      schema: z.string().min(1).max(128).default('public'),
+      columns: z
+        .strictObject({
+          id: z.string().default('id'),
+          userId: z.string().default('user_id'),
+          revokedAt: z.string().optional(),
+          createdAt: z.string().optional(),
+        })
+        .default({ id: 'id', userId: 'user_id' }),
+    })
+    .optional(),
+});
+
 export const configSchema = z.strictObject({
   /** The service's name, in report subjects. @default "Opsbook" */
   service: z.string().min(1).max(100).default('Opsbook'),
+  /** Who gets the reports (OPSBOOK_EMAIL_TO adds to these). */
+  recipients: z.array(z.string().email()).default([]),
+  /** The sender of reports; OPSBOOK_EMAIL_FROM when unset. */
+  sender: z.string().max(200).optional(),
+  /** Dashboards linked from reports: name → URL (Sentry, Vercel, Neon…). */
+  links: z.record(z.string().max(40), z.string().url()).default({}),
+  checklists: z.array(checklist).default([]),
+  /** The app's tables, for admin actions. */
+  app: appSchemaMapping.default({}),
+  /** Days of run history, snapshots and sent reports kept. @default 90 */
+  retentionDays: z.number().int().min(1).max(3650).default(90),
   checks: checksConfig.default(checksConfig.parse({})),
   heartbeats: z.array(heartbeat).default([]),
   /** Diagnostics run budget. */
@@ -226,6 +342,9 @@ export type TcpCheckConfig = z.output<typeof tcpCheck>;
 export type StatusPageConfig = z.output<typeof statusPageCheck>;
 export type SqlMetricConfig = z.output<typeof sqlMetric>;
 export type HeartbeatConfig = z.output<typeof heartbeat>;
+export type ChecklistConfig = z.output<typeof checklist>;
+export type ChecklistItem = z.output<typeof checklistItem>;
+export type AppSchemaMapping = z.output<typeof appSchemaMapping>;
 export type PostgresThresholds = z.output<typeof postgresThresholds>;
 export type RedisThresholds = z.output<typeof redisThresholds>;
 export type QueuesConfig = z.output<typeof queuesConfig> & { enabled: boolean };

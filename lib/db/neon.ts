@@ -52,6 +52,13 @@ export function createNeonDb(url: string, limits: DbLimits, opts: { fetchEndpoin
       return res as QueryResult<T>;
     },
     batch: (statements, opts) => run(statements, opts?.readOnly !== false, 'postgres batch'),
+    async exec(text: string, o: { statementTimeoutMs?: number } = {}) {
+      // A lone HTTP query runs outside a transaction block, which VACUUM needs; Neon's server-side
+      // default timeout applies, and the client-side bound below.
+      const controller = new AbortController();
+      const ms = o.statementTimeoutMs ?? limits.statementTimeoutMs;
+      await withTimeout(sql.query(text, [], { fetchOptions: { signal: controller.signal } }), ms + 2000, 'postgres maintenance', () => controller.abort());
+    },
     async close() {
       // Nothing to release: every call was its own HTTP request.
     },

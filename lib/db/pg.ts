@@ -35,11 +35,12 @@ export function createPgDb(url: string, limits: DbLimits, opts: { max?: number; 
     async batch(statements: Statement[], opts: BatchOptions = {}) {
       // One simple-protocol query holding the whole transaction: node-postgres waits for each
       // extended-protocol statement before sending the next, so this is how a batch stays one round trip.
+      // Separators sit on their own lines so a statement ending in a -- comment cannot swallow one.
       const text = [
         opts.readOnly === false ? 'BEGIN' : 'BEGIN READ ONLY',
         ...statements.map((s) => inlineParams(s.text, s.params ?? [])),
         'COMMIT',
-      ].join(';\n');
+      ].join('\n;\n');
       const res = await withTimeout(
         async () => {
           const client = await pool.connect();
@@ -60,6 +61,24 @@ export function createPgDb(url: string, limits: DbLimits, opts: { max?: number; 
       );
       const all = (Array.isArray(res) ? res : [res]) as pg.QueryResult[];
       return all.slice(1, -1).map((r): QueryResult => ({ rows: r.rows, rowCount: r.rowCount ?? r.rows.length }));
+    },
+    async exec(text: string, o: { statementTimeoutMs?: number } = {}) {
+      const ms = o.statementTimeoutMs ?? limits.statementTimeoutMs;
+      await withTimeout(
+        async () => {
+          const client = await pool.connect();
+          try {
+            // Session-level, so it applies to a statement that cannot run in a transaction; reset after.
+            await client.query(`SET statement_timeout = ${Math.floor(ms)}`);
+            await client.query(text);
+          } finally {
+            await client.query(`SET statement_timeout = ${limits.statementTimeoutMs}`).catch(() => undefined);
+            client.release();
+          }
+        },
+        ms + 2000,
+        'postgres maintenance',
+      );
     },
     async close() {
       if (closed) return;

@@ -61,6 +61,10 @@ export function createPgliteDb(dataDir: string, limits: DbLimits, opts: { memory
         'postgres batch',
       );
     },
+    async exec(text: string) {
+      const db = await open();
+      await db.exec(text);
+    },
     async close() {
       if (closed || !instance) return;
       closed = true;

@@ -27,6 +27,94 @@ const MIGRATIONS: string[] = [
      data jsonb NOT NULL
    )`,
   'CREATE INDEX IF NOT EXISTS snapshots_kind_taken ON opsbook.snapshots (kind, taken_at DESC)',
+  // Checklist runs reuse job_runs (job = checklist id); each item's result, and the report outbox.
+  `CREATE TABLE IF NOT EXISTS opsbook.run_results (
+     run_id bigint NOT NULL REFERENCES opsbook.job_runs (id) ON DELETE CASCADE,
+     item_key text NOT NULL,
+     kind text NOT NULL CHECK (kind IN ('check', 'task', 'manual')),
+     status text NOT NULL,
+     summary text NOT NULL,
+     failing_since timestamptz,
+     data jsonb NOT NULL DEFAULT '{}'::jsonb,
+     PRIMARY KEY (run_id, item_key)
+   )`,
+  `CREATE TABLE IF NOT EXISTS opsbook.reports (
+     id bigserial PRIMARY KEY,
+     run_id bigint UNIQUE REFERENCES opsbook.job_runs (id) ON DELETE CASCADE,
+     checklist text NOT NULL,
+     period text NOT NULL,
+     subject text NOT NULL,
+     html text NOT NULL,
+     text text NOT NULL,
+     recipients jsonb NOT NULL DEFAULT '[]'::jsonb,
+     idempotency_key text NOT NULL,
+     created_at timestamptz NOT NULL,
+     delivery text NOT NULL DEFAULT 'pending' CHECK (delivery IN ('pending', 'sent', 'not-needed')),
+     sent_at timestamptz,
+     message_id text,
+     attempts int NOT NULL DEFAULT 0,
+     last_error text,
+     claimed_until timestamptz
+   )`,
+  'CREATE INDEX IF NOT EXISTS reports_checklist_created ON opsbook.reports (checklist, created_at DESC)',
+  "CREATE INDEX IF NOT EXISTS reports_pending ON opsbook.reports (created_at) WHERE delivery = 'pending'",
+  // The audit log: every state change, written in the change's own transaction. Append-only: the
+  // trigger refuses UPDATE and DELETE (pruning is the only delete, through opsbook.prune_audit).
+  `CREATE TABLE IF NOT EXISTS opsbook.audit_log (
+     id bigserial PRIMARY KEY,
+     at timestamptz NOT NULL DEFAULT now(),
+     actor text NOT NULL,
+     role text NOT NULL,
+     action text NOT NULL,
+     target text,
+     params jsonb NOT NULL DEFAULT '{}'::jsonb,
+     before jsonb,
+     after jsonb,
+     result text NOT NULL,
+     request_id text,
+     ip text,
+     user_agent text
+   )`,
+  'CREATE INDEX IF NOT EXISTS audit_log_at ON opsbook.audit_log (at DESC)',
+  'CREATE INDEX IF NOT EXISTS audit_log_actor_at ON opsbook.audit_log (actor, at DESC)',
+  'CREATE INDEX IF NOT EXISTS audit_log_action_at ON opsbook.audit_log (action, at DESC)',
+  `CREATE OR REPLACE FUNCTION opsbook.audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+   BEGIN
+     IF current_setting('opsbook.pruning', true) = 'on' AND TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+     RAISE EXCEPTION 'opsbook.audit_log is append-only';
+   END $$`,
+  // Created only when missing: re-creating it on every cold start would lock the table each time.
+  `DO $$ BEGIN
+     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_log_append_only' AND tgrelid = 'opsbook.audit_log'::regclass) THEN
+       CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON opsbook.audit_log
+         FOR EACH ROW EXECUTE FUNCTION opsbook.audit_log_append_only();
+     END IF;
+   END $$`,
+  // Heartbeats: every ping (body capped at 10 KB), and each heartbeat's latest timestamps, updated in the
+  // ping's transaction so the check reads one row per heartbeat. Old pings are not pruned yet.
+  `CREATE TABLE IF NOT EXISTS opsbook.heartbeat_pings (
+     id bigserial PRIMARY KEY,
+     name text NOT NULL,
+     kind text NOT NULL CHECK (kind IN ('success', 'start', 'fail', 'exit')),
+     exit_code int CHECK (exit_code BETWEEN 0 AND 255),
+     received_at timestamptz NOT NULL,
+     body text CHECK (octet_length(body) <= 10240),
+     source_ip text,
+     user_agent text,
+     CHECK ((kind = 'exit') = (exit_code IS NOT NULL))
+   )`,
+  'CREATE INDEX IF NOT EXISTS heartbeat_pings_name_received ON opsbook.heartbeat_pings (name, received_at DESC)',
+  `CREATE TABLE IF NOT EXISTS opsbook.heartbeats (
+     name text PRIMARY KEY,
+     last_ping_at timestamptz NOT NULL,
+     last_ping_kind text NOT NULL,
+     last_exit_code int,
+     last_success_at timestamptz,
+     last_start_at timestamptz,
+     last_fail_at timestamptz,
+     last_fail_exit_code int,
+     pings bigint NOT NULL DEFAULT 0
+   )`,
 ];
 
 const LOCK_KEY = 7_341_559; // any constant; identifies Opsbook's migration lock in pg_locks

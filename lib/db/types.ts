@@ -32,6 +32,12 @@ export interface Db {
    * READ ONLY unless `readOnly: false` is passed; any failing statement rolls the whole batch back.
    */
   batch(statements: Statement[], opts?: BatchOptions): Promise<QueryResult[]>;
+  /**
+   * One statement outside any transaction block, for maintenance that refuses to run inside one
+   * (VACUUM, CREATE INDEX CONCURRENTLY). Still bounded by Opsbook's lock_timeout and the client timeout;
+   * `statementTimeoutMs` overrides the statement timeout for this long-running work.
+   */
+  exec(text: string, opts?: { statementTimeoutMs?: number }): Promise<void>;
   /** Release connections. Safe to call twice. */
   close(): Promise<void>;
 }

@@ -20,6 +20,8 @@ export interface DiagnosticsOptions {
   checkTimeoutMs?: number;
   /** Redis holding BullMQ queues, when not the main one. */
   queueRedis?: RedisClient;
+  /** Called as each check finishes, for progress output. */
+  onResult?: (result: CheckResult) => void;
 }
 
 export interface DiagnosticsReport {
@@ -67,7 +69,7 @@ export async function runDiagnostics(deps: Deps, config: OpsbookConfig, opts: Di
     snapshot: new Map(),
   };
 
-  const results = await executeChecks(checks, ctx, now);
+  const results = await executeChecks(checks, ctx, now, opts.onResult);
   const counts: Record<CheckStatus, number> = { ok: 0, warn: 0, fail: 0, skipped: 0, error: 0 };
   for (const r of results) counts[r.status]++;
 
@@ -86,8 +88,14 @@ export async function runDiagnostics(deps: Deps, config: OpsbookConfig, opts: Di
 }
 
 /** Run checks in parallel, each bounded by ctx.timeoutMs; a throw or an overrun is that check's `error`. */
-export function executeChecks(checks: Check[], ctx: CheckContext, now: Date): Promise<CheckResult[]> {
-  return Promise.all(checks.map((check) => runOne(check, ctx, now, ctx.timeoutMs)));
+export function executeChecks(checks: Check[], ctx: CheckContext, now: Date, onResult?: (r: CheckResult) => void): Promise<CheckResult[]> {
+  return Promise.all(
+    checks.map(async (check) => {
+      const result = await runOne(check, ctx, now, ctx.timeoutMs);
+      onResult?.(result);
+      return result;
+    }),
+  );
 }
 
 async function runOne(check: Check, ctx: CheckContext, now: Date, timeoutMs: number): Promise<CheckResult> {

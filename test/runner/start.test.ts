@@ -177,7 +177,7 @@ describe('npm start with nothing configured', () => {
     expect(JSON.parse(text)).toEqual({
       status: 'healthy',
       timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
-      checks: { database: 'healthy', redis: 'healthy' },
+      checks: { database: 'healthy', redis: 'healthy', checklists: 'healthy' },
     });
     // No error text, host, driver or version for an anonymous caller.
     expect(text).not.toMatch(/error|localhost|127\.0\.0\.1|pglite|memory|postgres|version|node|latency/i);
@@ -227,27 +227,34 @@ describe('npm start with CRON_SECRET set', () => {
     expect(withSecret!.output()).not.toContain(CRON_SECRET);
   });
 
-  it('GET /api/cron/daily with the secret → 200 ok; a second call the same day → already-ran', async () => {
+  // The default daily checklist runs at 09:00 UTC: before that the route answers "not due" with the
+  // reason, from then on it runs once and then answers "already ran". Both are 200: Vercel never retries.
+  it('GET /api/cron/daily with the secret → 200 (run, or not due yet); a second call never runs it twice', async () => {
     const url = `${printedUrl(withSecret!)}/api/cron/daily`;
     const headers = { authorization: `Bearer ${CRON_SECRET}` };
     const first = await fetch(url, { headers });
     expect(first.status).toBe(200);
     const ran = await first.json();
-    expect(ran).toMatchObject({ job: 'daily', status: 'ok', period: expect.stringMatching(/^\d{4}-\d\d-\d\d$/), runId: expect.any(Number) });
-
     const second = await fetch(url, { headers });
     expect(second.status).toBe(200);
-    expect(await second.json()).toMatchObject({ job: 'daily', status: 'already-ran', period: ran.period, runId: ran.runId });
+    const again = await second.json();
+    if (ran.status === 'not-due') {
+      expect(ran).toMatchObject({ checklist: 'daily', reason: expect.stringContaining('not time yet') });
+      expect(again.status).toBe('not-due');
+    } else {
+      expect(ran).toMatchObject({ checklist: 'daily', status: 'completed', period: expect.stringMatching(/^\d{4}-\d\d-\d\d$/), runId: expect.any(Number) });
+      expect(again).toMatchObject({ checklist: 'daily', status: 'already-ran', period: ran.period, runId: ran.runId });
+    }
   });
 
   it('an unknown job with the secret → 404 NOT_FOUND', async () => {
-    const res = await fetch(`${printedUrl(withSecret!)}/api/cron/weekly`, { headers: { authorization: `Bearer ${CRON_SECRET}` } });
+    const res = await fetch(`${printedUrl(withSecret!)}/api/cron/no-such-job`, { headers: { authorization: `Bearer ${CRON_SECRET}` } });
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual(errorShape('NOT_FOUND'));
   });
 
   it('an unknown job without the secret → 401, revealing nothing about which jobs exist', async () => {
-    const res = await fetch(`${printedUrl(withSecret!)}/api/cron/weekly`);
+    const res = await fetch(`${printedUrl(withSecret!)}/api/cron/no-such-job`);
     expect(res.status).toBe(401);
     expect(await res.json()).toEqual(errorShape('UNAUTHORIZED'));
   });

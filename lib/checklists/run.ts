@@ -1,0 +1,286 @@
+import type { ChecklistConfig, OpsbookConfig } from '../config/index.js';
+import type { Deps } from '../deps.js';
+import { ensureSchema } from '../db/schema.js';
+import { messageOf, OpsbookError } from '../errors.js';
+import { redactSecrets } from '../env.js';
+import { runDiagnostics, selects } from '../diagnostics/run.js';
+import { allChecks, FAMILIES } from '../checks/registry.js';
+import type { CheckResult, CheckStatus } from '../checks/types.js';
+import { renderReport, type ReportItem, type ReportModel } from '../report/index.js';
+import { taskByName } from '../tasks/registry.js';
+import { withTimeout, TimeoutError } from '../timeout.js';
+import { deliverPending, deliverReport, type Delivery } from './delivery.js';
+import { describeSchedule, isDue, periodOf } from './schedule.js';
+import { loadTrends } from './trends.js';
+import { areaOf, computeTransitions, type PreviousState } from './transitions.js';
+
+export interface ChecklistRunOptions {
+  /**
+   * `scheduled` (cron): only when due, once per period. `manual` (CLI, an engineer): now, whatever the
+   * schedule, as its own run. @default "scheduled"
+   */
+  mode?: 'scheduled' | 'manual';
+  /** Run the checks and render the report, but store and send nothing. @default false */
+  dryRun?: boolean;
+  /** For manual runs: email the report too. Scheduled runs follow the notify policy. @default false */
+  send?: boolean;
+  /** Progress lines, item by item. */
+  progress?: (line: string) => void;
+}
+
+export type ChecklistRunResult =
+  | { checklist: string; status: 'not-due'; reason: string; next?: string; resent: number }
+  | { checklist: string; status: 'already-ran'; period: string; runId: number; delivery?: string; resent: number }
+  | {
+      checklist: string;
+      status: 'completed';
+      period: string;
+      runId: number;
+      counts: ReportModel['counts'];
+      transitions: { newFailures: string[]; recovered: string[]; stillFailing: string[] };
+      report: { id?: number; subject: string; delivery: Delivery | 'dry-run'; error?: string; location?: string };
+      text: string;
+      resent: number;
+    };
+
+
+/**
+ * One checklist run, the way the runbooks' morning checklist is done, but by code:
+ * due? → claim the period exactly once → run every item in parallel, each bounded → store every result
+ * → compare with the previous run → render the report → store it in the outbox and send it
+ * (idempotently) → report new failures to Sentry once.
+ */
+export async function runChecklist(deps: Deps, config: OpsbookConfig, id: string, now: Date, opts: ChecklistRunOptions = {}): Promise<ChecklistRunResult> {
+  const list = config.checklists.find((c) => c.id === id);
+  if (!list) throw new OpsbookError('NOT_FOUND', `No checklist named "${id.slice(0, 64)}".`, { details: { known: config.checklists.map((c) => c.id) } });
+  const mode = opts.mode ?? 'scheduled';
+  const dryRun = opts.dryRun === true;
+  const progress = opts.progress ?? (() => undefined);
+  const { db } = deps;
+
+  // Reports a previous invocation could not send go out first: Vercel does not retry a failed cron.
+  let resent = 0;
+  if (!dryRun) {
+    await ensureSchema(db);
+    resent = (await deliverPending(deps, config, now)).sent;
+  }
+
+  let period: string;
+  if (mode === 'scheduled') {
+    const due = isDue(list.schedule, now);
+    if (!due.due) return { checklist: id, status: 'not-due', reason: due.reason, next: due.next?.toISOString(), resent };
+    period = due.period;
+  } else {
+    period = `${periodOf(now)}@${now.toISOString().slice(11, 19)}`;
+  }
+
+  let runId = 0;
+  if (!dryRun) {
+    // The claim: a conditional insert on (checklist, period). A duplicate delivery finds the row and stops.
+    const claimed = await db.query<{ id: string }>(
+      `INSERT INTO opsbook.job_runs (job, period, status, started_at) VALUES ($1, $2, 'running', $3)
+       ON CONFLICT (job, period) DO NOTHING RETURNING id`,
+      [id, period, now.toISOString()],
+    );
+    if (!claimed.rows[0]) {
+      const existing = await db.query<{ id: string; delivery: string | null }>(
+        `SELECT r.id, p.delivery FROM opsbook.job_runs r LEFT JOIN opsbook.reports p ON p.run_id = r.id WHERE r.job = $1 AND r.period = $2`,
+        [id, period],
+      );
+      const row = existing.rows[0];
+      return { checklist: id, status: 'already-ran', period, runId: Number(row?.id ?? 0), delivery: row?.delivery ?? undefined, resent };
+    }
+    runId = Number(claimed.rows[0].id);
+  }
+
+  try {
+    progress(`${list.title} — ${period}${dryRun ? ' (dry run: nothing is stored or sent)' : ''}`);
+    const items = await runItems(deps, config, list, now, dryRun, progress);
+    const previous = dryRun || runId === 0 ? new Map<string, PreviousState>() : await loadPrevious(deps, id, runId);
+    const transitions = computeTransitions(items, previous, now);
+    const trends = await loadTrends(deps, items, now).catch(() => ({}));
+    const counts = countItems(items, list);
+    const model: ReportModel = {
+      service: config.service,
+      checklist: { id, title: list.title, schedule: describeSchedule(list.schedule) },
+      period,
+      runId,
+      generatedAt: now.toISOString(),
+      dryRun,
+      counts,
+      transitions: transitions.report,
+      items: transitions.items,
+      trends,
+      manual: list.items.filter(isManual).map((i) => ({ text: i.manual, owner: i.owner, link: i.link, lastDone: i.lastDone })),
+      links: config.links,
+    };
+    const rendered = renderReport(model);
+    const summary = {
+      counts,
+      newFailures: transitions.report.newFailures.map((i) => i.key),
+      recovered: transitions.report.recovered.map((i) => i.key),
+      stillFailing: transitions.report.stillFailing.map((i) => i.key),
+    };
+    const base = { checklist: id, status: 'completed' as const, period, runId, counts, transitions: summary, text: rendered.text, resent };
+    if (dryRun) return { ...base, report: { subject: rendered.subject, delivery: 'dry-run' } };
+
+    const wantsEmail = mode === 'manual' ? opts.send === true : shouldNotify(list.notify, counts, summary);
+    const recipients = [...new Set([...(list.recipients ?? config.recipients), ...deps.env.OPSBOOK_EMAIL_TO])];
+    const reportId = await storeRun(deps, runId, id, period, now, transitions.items, rendered, recipients, wantsEmail);
+    await alertTransitions(deps, config, list, transitions.report.newFailures);
+    const delivery = wantsEmail ? await deliverReport(deps, config, reportId, now) : { delivery: 'not-needed' as const };
+    return { ...base, report: { id: reportId, subject: rendered.subject, ...delivery } };
+  } catch (err) {
+    if (runId) {
+      await db
+        .query(`UPDATE opsbook.job_runs SET status = 'failed', finished_at = $2, error = $3 WHERE id = $1`, [runId, new Date().toISOString(), redactSecrets(messageOf(err)).slice(0, 2000)])
+        .catch(() => undefined);
+    }
+    throw err;
+  }
+}
+
+type Item = ChecklistConfig['items'][number];
+type ManualConfig = { manual: string; owner?: string; link?: string; lastDone?: string };
+const isManual = (i: Item): i is Item & ManualConfig => typeof (i as ManualConfig).manual === 'string' && !('task' in i);
+const isCheck = (i: Item): i is Item & { check: string } => typeof (i as { check?: unknown }).check === 'string' && !('task' in i);
+const isTask = (i: Item): i is Item & { task: string } => typeof (i as { task?: unknown }).task === 'string';
+
+function shouldNotify(policy: ChecklistConfig['notify'], counts: ReportModel['counts'], t: { newFailures: string[]; recovered: string[] }): boolean {
+  if (policy === 'always') return true;
+  if (policy === 'on-failure') return counts.fail + counts.error > 0;
+  return t.newFailures.length + t.recovered.length > 0;
+}
+
+function countItems(items: ReportItem[], list: ChecklistConfig): ReportModel['counts'] {
+  const counts = { ok: 0, warn: 0, fail: 0, skipped: 0, error: 0, manual: list.items.filter(isManual).length };
+  for (const i of items) counts[i.status]++;
+  return counts;
+}
+
+/** Checks run as one diagnostics run (two Postgres round trips); tasks run beside it, each bounded. */
+async function runItems(deps: Deps, config: OpsbookConfig, list: ChecklistConfig, now: Date, dryRun: boolean, progress: (l: string) => void): Promise<ReportItem[]> {
+  // A family with nothing configured (no heartbeats yet) is simply empty; an id that names nothing is an error item.
+  const available = allChecks(config);
+  const wanted = list.items.filter(isCheck).map((i) => i.check);
+  const selectors = wanted.filter((sel) => available.some((c) => selects(sel, c)));
+  const unknown = wanted.filter((sel) => !selectors.includes(sel) && !FAMILIES.some((f) => f.family === sel || f.family.startsWith(`${sel}.`)));
+  const tasks = list.items.filter(isTask) as Array<{ task: string } & Record<string, unknown>>;
+  const line = (status: CheckStatus, id: string, summary: string) => progress(`  ${status.toUpperCase().padEnd(7)} ${id.padEnd(34)} ${summary}`);
+
+  const checksPromise: Promise<CheckResult[]> = selectors.length
+    ? runDiagnostics(
+        deps,
+        config,
+        { only: selectors, snapshot: !dryRun, checkTimeoutMs: list.itemTimeoutMs, budgetMs: list.itemTimeoutMs + 1000, onResult: (r) => line(r.status, r.id, r.summary) },
+        now,
+      ).then((r) => r.checks)
+    : Promise.resolve([]);
+
+  const taskPromise = Promise.all(
+    tasks.map(async (params, n): Promise<ReportItem> => {
+      const def = taskByName(params.task);
+      const key = `task:${n}:${params.task}`;
+      const title = def ? def.title(params) : params.task;
+      let outcome;
+      try {
+        if (!def) throw new Error(`unknown task ${params.task}`);
+        outcome = await withTimeout(
+          () => def.run({ deps, config, dryRun, timeoutMs: list.itemTimeoutMs, progress: (l) => progress(`    ${l}`) }, params, now),
+          list.itemTimeoutMs,
+          title,
+        );
+      } catch (err) {
+        outcome = { status: 'error' as const, summary: err instanceof TimeoutError ? `did not finish within ${list.itemTimeoutMs} ms` : redactSecrets(messageOf(err)).slice(0, 300) };
+      }
+      line(outcome.status, params.task, outcome.summary);
+      return { key, kind: 'task', id: params.task, title, area: 'Maintenance', ...outcome };
+    }),
+  );
+
+  const checks: CheckResult[] = await checksPromise;
+  for (const sel of unknown) {
+    // The run still reports everything else; `opsbook check-config` catches this before deploying.
+    checks.push({ id: sel, title: sel, family: 'checklists', severity: 'P3', status: 'error', summary: `no check matches "${sel}"`, durationMs: 0 });
+  }
+  const checkItems = checks.map(
+    (c): ReportItem => ({
+      key: `check:${c.id}`,
+      kind: 'check',
+      id: c.id,
+      title: c.title,
+      area: areaOf(c.family),
+      status: c.status,
+      severity: c.severity,
+      summary: c.summary,
+      details: c.details,
+      more: c.more,
+      hint: c.hint,
+    }),
+  );
+  return [...checkItems, ...(await taskPromise)];
+}
+
+async function loadPrevious(deps: Deps, checklist: string, runId: number): Promise<Map<string, PreviousState>> {
+  const { rows } = await deps.db.query<{ item_key: string; status: CheckStatus; failing_since: string | Date | null }>(
+    `SELECT item_key, status, failing_since FROM opsbook.run_results WHERE run_id = (
+       SELECT id FROM opsbook.job_runs WHERE job = $1 AND status = 'ok' AND id <> $2 ORDER BY started_at DESC, id DESC LIMIT 1)`,
+    [checklist, runId],
+  );
+  return new Map(rows.map((r) => [r.item_key, { status: r.status, failingSince: r.failing_since ? new Date(r.failing_since) : undefined }]));
+}
+
+/** Every result, the report (the outbox row) and the run's end, in one transaction. */
+async function storeRun(
+  deps: Deps,
+  runId: number,
+  checklist: string,
+  period: string,
+  now: Date,
+  items: Array<ReportItem & { failingSince?: Date }>,
+  rendered: { subject: string; html: string; text: string },
+  recipients: string[],
+  wantsEmail: boolean,
+): Promise<number> {
+  const statements = items.map((i) => ({
+    text: `INSERT INTO opsbook.run_results (run_id, item_key, kind, status, summary, failing_since, data) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)`,
+    params: [
+      runId,
+      i.key,
+      i.kind,
+      i.status,
+      i.summary.slice(0, 2000),
+      i.failingSince?.toISOString() ?? null,
+      JSON.stringify({ id: i.id, title: i.title, area: i.area, severity: i.severity, details: i.details, more: i.more, hint: i.hint }),
+    ],
+  }));
+  const counts: Record<string, number> = {};
+  for (const i of items) counts[i.status] = (counts[i.status] ?? 0) + 1;
+  const results = await deps.db.batch(
+    [
+      ...statements,
+      {
+        text: `INSERT INTO opsbook.reports (run_id, checklist, period, subject, html, text, recipients, idempotency_key, created_at, delivery)
+               VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10) RETURNING id`,
+        params: [runId, checklist, period, rendered.subject, rendered.html, rendered.text, JSON.stringify(recipients), `${checklist}:${period}`, now.toISOString(), wantsEmail ? 'pending' : 'not-needed'],
+      },
+      {
+        text: `UPDATE opsbook.job_runs SET status = 'ok', finished_at = $2, summary = $3::jsonb WHERE id = $1`,
+        params: [runId, new Date().toISOString(), JSON.stringify(counts)],
+      },
+    ],
+    { readOnly: false },
+  );
+  return Number((results[statements.length]!.rows[0] as { id: string }).id);
+}
+
+/** One Sentry event per new failure, fingerprinted by checklist and item, so a repeat joins its issue. */
+async function alertTransitions(deps: Deps, config: OpsbookConfig, list: ChecklistConfig, newFailures: ReportItem[]): Promise<void> {
+  for (const item of newFailures) {
+    await deps.errors.captureMessage(`${config.service} · ${list.id}: ${item.id} is failing — ${item.summary}`, {
+      level: item.status === 'fail' ? 'error' : 'warning',
+      tags: { checklist: list.id, item: item.id, severity: item.severity ?? 'P3' },
+      fingerprint: ['opsbook', list.id, item.key],
+    });
+  }
+}
