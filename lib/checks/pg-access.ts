@@ -21,6 +21,23 @@ const CAPS_SQL = `SELECT
 
 const PREVIOUS_SQL = `SELECT DISTINCT ON (kind) kind, taken_at, data FROM opsbook.snapshots ORDER BY kind, taken_at DESC`;
 
+/** A role that may not create Opsbook's schema is not asked again on every run (a wasted round trip). */
+const schemaRefused = new WeakMap<Db, number>();
+const SCHEMA_RETRY_MS = 10 * 60_000;
+
+async function schemaReady(db: Db): Promise<boolean> {
+  const refusedAt = schemaRefused.get(db);
+  if (refusedAt !== undefined && Date.now() - refusedAt < SCHEMA_RETRY_MS) return false;
+  try {
+    await ensureSchema(db);
+    schemaRefused.delete(db);
+    return true;
+  } catch {
+    schemaRefused.set(db, Date.now());
+    return false;
+  }
+}
+
 interface Pending {
   statements: Statement[];
   resolve(r: QueryResult[]): void;
@@ -41,7 +58,7 @@ export function createPgAccess(db: Db, opts: { withSnapshots?: boolean } = {}): 
 
   async function loadCaps(): Promise<PgCapabilities> {
     // Snapshots live in Opsbook's schema; a role that may not create it still gets every other check.
-    const snapshots = opts.withSnapshots !== false && (await ensureSchema(db).then(() => true, () => false));
+    const snapshots = opts.withSnapshots !== false && (await schemaReady(db));
     roundTrips++;
     const results = await db.batch(snapshots ? [{ text: CAPS_SQL }, { text: PREVIOUS_SQL }] : [{ text: CAPS_SQL }]);
     const row = results[0]!.rows[0] as Record<string, unknown>;
