@@ -39,6 +39,8 @@ export const envSchema = z.object({
   SENTRY_ENVIRONMENT: z.string().optional(),
   CRON_SECRET: secret(16).optional(),
   OPSBOOK_ADMIN_TOKEN: secret(16).optional(),
+  /** Signs dry-run confirm tokens. Defaults to a key derived from the admin token or cron secret. */
+  OPSBOOK_CONFIRM_SECRET: secret(16).optional(),
   VERCEL_ENV: z.enum(['production', 'preview', 'development']).optional(),
   OPSBOOK_DATA_DIR: z.string().default('.opsbook'),
   /** Total time /api/health may take. */
@@ -64,6 +66,7 @@ export const SECRET_VARIABLES = [
   'SENTRY_DSN',
   'CRON_SECRET',
   'OPSBOOK_ADMIN_TOKEN',
+  'OPSBOOK_CONFIRM_SECRET',
 ] as const;
 
 /**

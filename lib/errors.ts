@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
+  /** A bulk or destructive action without a valid confirm token from its dry run. */
+  CONFIRMATION_REQUIRED: 428,
   PAYLOAD_TOO_LARGE: 413,
   RATE_LIMITED: 429,
   INTERNAL: 500,

@@ -117,6 +117,37 @@ const MIGRATIONS: string[] = [
    )`,
 ];
 
+/** Admin tokens, idempotency keys, flags and maintenance mode (admin actions). */
+MIGRATIONS.push(
+  `CREATE TABLE IF NOT EXISTS opsbook.tokens (
+     id bigserial PRIMARY KEY,
+     name text NOT NULL,
+     role text NOT NULL CHECK (role IN ('read', 'operate', 'admin', 'heartbeat')),
+     hash text NOT NULL UNIQUE,
+     prefix text NOT NULL,
+     created_at timestamptz NOT NULL DEFAULT now(),
+     created_by text,
+     revoked_at timestamptz,
+     last_used_at timestamptz
+   )`,
+  `CREATE TABLE IF NOT EXISTS opsbook.idempotency_keys (
+     actor text NOT NULL,
+     key text NOT NULL,
+     request_hash text NOT NULL,
+     state text NOT NULL CHECK (state IN ('in-flight', 'done')),
+     status int,
+     body jsonb,
+     created_at timestamptz NOT NULL,
+     PRIMARY KEY (actor, key)
+   )`,
+  `CREATE TABLE IF NOT EXISTS opsbook.settings (
+     key text PRIMARY KEY,
+     value jsonb NOT NULL,
+     updated_at timestamptz NOT NULL,
+     updated_by text NOT NULL
+   )`,
+);
+
 const LOCK_KEY = 7_341_559; // any constant; identifies Opsbook's migration lock in pg_locks
 
 export function schemaStatements(): Statement[] {

@@ -1,0 +1,80 @@
+import type { Statement } from '../db/index.js';
+import { redactSecrets } from '../env.js';
+import type { ActionContext } from './action.js';
+
+/** Parameter names whose values never reach the audit log. */
+const SECRET_KEYS = /pass(word)?|secret|token|key|authorization|cookie|confirm/i;
+
+/** Parameters as the audit log keeps them: secrets replaced, strings bounded. */
+export function redactParams(params: unknown): unknown {
+  if (Array.isArray(params)) return params.slice(0, 50).map(redactParams);
+  if (params && typeof params === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(params)) {
+      if (k === 'dryRun') continue;
+      out[k] = SECRET_KEYS.test(k) && k !== 'keyId' ? '[redacted]' : redactParams(v);
+    }
+    return out;
+  }
+  if (typeof params === 'string') return redactSecrets(params).slice(0, 500);
+  return params;
+}
+
+export interface AuditEntry {
+  action: string;
+  target: string | null;
+  params: unknown;
+}
+
+/**
+ * One statement that makes a change and writes its audit row, atomically: the change lives in `ctes`
+ * (data-modifying CTEs), `before`, `after` and `result` are SQL expressions over them. If the audit
+ * insert fails, the whole statement fails and the change is rolled back with it.
+ * `$n` in `ctes`/expressions refer to `params`; the audit's own parameters are appended after them.
+ */
+export function audited(ctx: ActionContext, entry: AuditEntry, sql: { ctes: string; before: string; after: string; result: string; params: unknown[]; select?: string }): Statement {
+  const n = sql.params.length;
+  const p = (i: number) => `$${n + i}`;
+  const text = `WITH ${sql.ctes},
+  audit AS (
+    INSERT INTO opsbook.audit_log (actor, role, action, target, params, before, after, result, request_id, ip, user_agent)
+    SELECT ${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}::jsonb, ${sql.before}, ${sql.after}, ${sql.result}, ${p(6)}, ${p(7)}, ${p(8)}
+    RETURNING id, result
+  )
+  SELECT (SELECT id FROM audit) AS audit_id, (SELECT result FROM audit) AS result, ${sql.before} AS before, ${sql.after} AS after${sql.select ? `, ${sql.select}` : ''}`;
+  return {
+    text,
+    params: [
+      ...sql.params,
+      ctx.actor.name,
+      ctx.actor.role,
+      entry.action,
+      entry.target,
+      JSON.stringify(redactParams(entry.params)),
+      ctx.requestId,
+      ctx.ip,
+      ctx.userAgent.slice(0, 300),
+    ],
+  };
+}
+
+/** A standalone audit row, for changes outside Postgres (Redis, queues): written right after the change. */
+export function auditRow(ctx: ActionContext, entry: AuditEntry & { before?: unknown; after?: unknown; result: string }): Statement {
+  return {
+    text: `INSERT INTO opsbook.audit_log (actor, role, action, target, params, before, after, result, request_id, ip, user_agent)
+           VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8, $9, $10, $11) RETURNING id`,
+    params: [
+      ctx.actor.name,
+      ctx.actor.role,
+      entry.action,
+      entry.target,
+      JSON.stringify(redactParams(entry.params)),
+      entry.before === undefined ? null : JSON.stringify(entry.before),
+      entry.after === undefined ? null : JSON.stringify(entry.after),
+      entry.result,
+      ctx.requestId,
+      ctx.ip,
+      ctx.userAgent.slice(0, 300),
+    ],
+  };
+}

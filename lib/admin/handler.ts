@@ -1,0 +1,141 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { bearerToken, roleAllows } from '../auth.js';
+import { getConfig } from '../config/index.js';
+import { getDeps, type Deps } from '../deps.js';
+import { ensureSchema } from '../db/schema.js';
+import type { Env } from '../env.js';
+import { OpsbookError } from '../errors.js';
+import { json, route } from '../http.js';
+import type { ActionContext, ActionDefinition } from './action.js';
+import { signConfirm, verifyConfirm, CONFIRM_TTL_MS } from './confirm.js';
+import { claimKey, completeKey, releaseKey, requestHash } from './idempotency.js';
+import { adminLimiters, type AdminLimiters, type Limiter } from './ratelimit.js';
+import { storedTokenResolver } from './tokens.js';
+
+/** Bodies are small JSON documents; anything bigger is a mistake or an attack. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+const limitersByDeps = new WeakMap<Deps, AdminLimiters>();
+function limitersFor(deps: Deps): AdminLimiters {
+  let l = limitersByDeps.get(deps);
+  if (!l) limitersByDeps.set(deps, (l = adminLimiters(deps.redis, Math.min(2000, deps.env.OPSBOOK_DEPENDENCY_TIMEOUT_MS))));
+  return l;
+}
+
+let processSecret: string | undefined;
+/** The key that signs confirm tokens: configured, else derived from a configured secret, else per process. */
+export function confirmSecret(env: Env): string {
+  const base = env.OPSBOOK_CONFIRM_SECRET ?? env.OPSBOOK_ADMIN_TOKEN ?? env.CRON_SECRET;
+  if (base) return createHash('sha256').update(`opsbook-confirm\n${base}`).digest('base64url');
+  processSecret ??= randomBytes(32).toString('base64url');
+  return processSecret;
+}
+
+function clientIp(request: Request): string {
+  return (request.headers.get('x-forwarded-for')?.split(',')[0]?.trim() || request.headers.get('x-real-ip') || 'unknown').slice(0, 64);
+}
+
+async function limitOrThrow(limiter: Limiter, id: string, what: string): Promise<void> {
+  const r = await limiter.limit(id);
+  if (!r.success) {
+    const retry = Math.max(1, Math.ceil((r.reset - Date.now()) / 1000));
+    throw new OpsbookError('RATE_LIMITED', `Too many ${what}. Retry in ${retry} s.`, { headers: { 'retry-after': String(retry) } });
+  }
+}
+
+/** The body (POST) or query (GET) of a request, as plain data for the schema. */
+async function readInput(request: Request, method: 'GET' | 'POST'): Promise<unknown> {
+  if (method === 'GET') {
+    const out: Record<string, string> = {};
+    for (const [k, v] of new URL(request.url).searchParams) {
+      if (k in out) throw new OpsbookError('BAD_REQUEST', `Query parameter "${k.slice(0, 40)}" is given twice.`);
+      out[k] = v;
+    }
+    return out;
+  }
+  const text = await request.text();
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new OpsbookError('PAYLOAD_TOO_LARGE', 'The request body is larger than 64 KB.');
+  if (text.trim() === '') return {};
+  if (!/^application\/json\b/i.test(request.headers.get('content-type') ?? 'application/json')) {
+    throw new OpsbookError('BAD_REQUEST', 'The body must be JSON (content-type: application/json).');
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new OpsbookError('BAD_REQUEST', 'The body is not valid JSON.');
+  }
+}
+
+function parseWith(schema: z.ZodObject, input: unknown, mutates: boolean): Record<string, unknown> & { dryRun?: boolean; confirm?: string } {
+  const full = mutates ? schema.extend({ dryRun: z.boolean().optional(), confirm: z.string().min(10).max(200).optional() }).strict() : schema.strict();
+  const parsed = full.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
+    throw new OpsbookError('BAD_REQUEST', `Invalid request: ${problems.join('; ')}`, { details: problems });
+  }
+  return parsed.data as Record<string, unknown>;
+}
+
+/**
+ * Every admin route goes through here, in this order: rate limit by IP → authenticate (failures
+ * counted per IP) → role → rate limit by token → validate → idempotency → dry run / confirm → run.
+ * The route adapters in api/admin/ are one line each, so no route can skip a step.
+ */
+export function adminRoute(def: ActionDefinition): (request: Request) => Promise<Response> {
+  return route(async (request, requestId) => {
+    const deps = await getDeps();
+    const now = new Date();
+    const ip = clientIp(request);
+    const limiters = limitersFor(deps);
+    await limitOrThrow(limiters.perIp, ip, 'requests from this address');
+
+    const token = bearerToken(request);
+    const actor = token ? await storedTokenResolver(deps.db, deps.env)(token) : undefined;
+    if (!actor) {
+      await limitOrThrow(limiters.failedAuth, ip, 'failed authentications from this address');
+      throw new OpsbookError('UNAUTHORIZED', 'A valid Bearer token is required.', { headers: { 'www-authenticate': 'Bearer' } });
+    }
+    if (!roleAllows(actor.role, def.role)) throw new OpsbookError('FORBIDDEN', `This route needs the ${def.role} role.`);
+    await limitOrThrow(limiters.perToken, actor.name, 'requests with this token');
+
+    const input = parseWith(def.schema, await readInput(request, def.method), def.mutates);
+    const { dryRun = false, confirm, ...params } = input;
+    const ctx: ActionContext = { deps, config: await getConfig(), actor, requestId, ip, userAgent: request.headers.get('user-agent') ?? '', now };
+    await ensureSchema(deps.db);
+
+    if (!def.mutates) {
+      const result = await def.run(ctx, params, { dryRun: false });
+      return json({ action: def.id, ...result, requestId }, { requestId });
+    }
+
+    const key = request.headers.get('idempotency-key');
+    if (key !== null && !/^[\x21-\x7e]{1,255}$/.test(key)) throw new OpsbookError('BAD_REQUEST', 'Idempotency-Key must be 1–255 visible ASCII characters.');
+    if (key) {
+      const claim = await claimKey(deps.db, actor.name, key, requestHash(def.id, input), now);
+      if (claim.kind === 'replay') return json(claim.body, { status: claim.status, requestId, headers: { 'idempotent-replayed': 'true' } });
+    }
+    try {
+      const needsConfirm = typeof def.confirm === 'function' ? def.confirm(params) : def.confirm;
+      const secret = confirmSecret(deps.env);
+      const signed = { actor: actor.name, action: def.id, params, now };
+      if (needsConfirm && !dryRun) {
+        if (!confirm) throw new OpsbookError('CONFIRMATION_REQUIRED', `${def.id} is bulk or destructive: send it with "dryRun": true first, then repeat it with the "confirm" token from that answer.`);
+        verifyConfirm(secret, confirm, signed);
+      }
+      const result = await def.run(ctx, params, { dryRun });
+      const body = {
+        action: def.id,
+        ...result,
+        ...(needsConfirm && dryRun ? { confirmToken: signConfirm(secret, signed), confirmExpiresAt: new Date(now.getTime() + CONFIRM_TTL_MS).toISOString() } : {}),
+        requestId,
+      };
+      if (key) await completeKey(deps.db, actor.name, key, 200, body);
+      return json(body, { requestId });
+    } catch (err) {
+      // Actions are atomic: an error means nothing changed, so the key may be used again.
+      if (key) await releaseKey(deps.db, actor.name, key);
+      throw err;
+    }
+  });
+}
