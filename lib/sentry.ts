@@ -48,10 +48,9 @@ export function createErrorReporter(env: Pick<Env, 'SENTRY_DSN' | 'SENTRY_ENVIRO
         tracesSampleRate: 0,
         sendClientReports: false,
         beforeSend(event) {
-          // Error messages can carry a driver's connection string: scrub before it leaves the process.
-          for (const ex of event.exception?.values ?? []) if (ex.value) ex.value = redactSecrets(ex.value);
-          if (event.message) event.message = redactSecrets(event.message);
-          return event;
+          // Error messages, extras and tags can carry a driver's connection string or a token: the
+          // whole event is scrubbed before it leaves the process.
+          return JSON.parse(redactSecrets(JSON.stringify(event))) as typeof event;
         },
       });
       return Sentry;
