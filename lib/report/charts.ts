@@ -27,6 +27,8 @@ export interface BarOptions {
   /** Scale from 0 (counts) or from the minimum (sizes, where the change matters). */
   zeroBased: boolean;
   format: (n: number) => string;
+  /** A hover title ("2025-03-10: 4.1 GB") on each bar. */
+  titles: boolean;
 }
 
 /** Last points only, finite values only. */
@@ -63,9 +65,9 @@ export function barChart(points: TrendPoint[], o: BarOptions): string {
       const h = heights[i]!;
       const last = i === pts.length - 1;
       const color = p.value <= 0 && o.zeroColor ? o.zeroColor : last && o.latestColor ? o.latestColor : o.color;
-      const title = `${htmlLine(p.date, 20)}: ${escapeHtml(o.format(p.value))}`;
+      const title = o.titles ? ` title="${htmlLine(p.date, 20)}: ${escapeHtml(o.format(p.value))}"` : '';
       return (
-        `<td valign="bottom" title="${title}"><table cellpadding="0" cellspacing="0" width="${cellWidth - 2}"><tr><td height="${h}" bgcolor="${color}" ${BAR}></td></tr></table></td>`
+        `<td valign="bottom"${title}><table cellpadding="0" cellspacing="0" width="${cellWidth - 2}"><tr><td height="${h}" bgcolor="${color}" ${BAR}></td></tr></table></td>`
       );
     })
     .join('');

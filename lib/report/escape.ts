@@ -45,10 +45,25 @@ export function truncate(value: string, max: number): string {
   return `${points.slice(0, max - 1).join('').trimEnd()}…`;
 }
 
+/**
+ * One line of at most `max` code points. Cheap on huge input (a 1 MB summary): only a bounded
+ * prefix is cleaned.
+ */
+export function line(value: unknown, max: number): string {
+  const s = typeof value === 'string' ? value : clean(value);
+  const limit = max * 4 + 64;
+  if (s.length <= limit) return truncate(oneLine(s), max);
+  const out = truncate(oneLine(s.slice(0, limit)), max);
+  return out.endsWith('…') ? out : `${truncate(out, max - 1)}…`;
+}
+
 /** One line, bounded, escaped: the usual treatment for a data string in HTML. */
 export function htmlLine(value: unknown, max: number): string {
-  return escapeHtml(truncate(oneLine(value), max));
+  return escapeHtml(line(value, max));
 }
+
+/** Longer URLs are shown as text, not links: they cost bytes and are rarely what they seem. */
+export const MAX_URL = 500;
 
 /**
  * A link target, or undefined when it is not one we let a reader click: only absolute http(s) and
@@ -56,7 +71,7 @@ export function htmlLine(value: unknown, max: number): string {
  */
 export function safeHref(value: unknown): string | undefined {
   const url = clean(value).trim();
-  if (url.length === 0 || url.length > 2000) return undefined;
+  if (url.length === 0 || url.length > MAX_URL) return undefined;
   if (!/^(https?:\/\/[^\s/?#]+|mailto:[^\s]+)/i.test(url)) return undefined;
   if (/[\s"'<>\\`]/.test(url)) return undefined;
   return escapeHtml(url);

@@ -1,4 +1,4 @@
-import { clean, oneLine, truncate } from './escape.js';
+import { clean, line, truncate } from './escape.js';
 
 /** Deterministic formatting for people (no locale, no clock). */
 
@@ -59,9 +59,14 @@ export function formatCell(key: string, value: unknown, max: number): string {
   if (typeof value === 'number') return /bytes$/i.test(key) ? formatBytes(value) : ID_KEY.test(key) ? String(value) : formatNumber(value);
   if (typeof value === 'bigint') return formatNumber(Number(value));
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
-  if (typeof value === 'string') return truncate(oneLine(value), max);
+  if (typeof value === 'string') {
+    // ISO timestamps read (and wrap) better with a space: "2025-03-10 08:41:12Z".
+    const iso = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/.exec(value);
+    if (iso) return `${iso[1]} ${iso[2]}${iso[3] ?? ''}`;
+    return line(value, max);
+  }
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'invalid date' : value.toISOString();
-  return truncate(oneLine(safeJson(value, max * 2)), max);
+  return line(safeJson(value, max * 2), max);
 }
 
 export const isNumeric = (value: unknown): boolean => typeof value === 'number' || typeof value === 'bigint';
@@ -96,7 +101,7 @@ export function safeJson(value: unknown, max: number, indent = 0): string {
  */
 export function actionJson(body: unknown, maxValue: number): string {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return safeJson(body ?? {}, maxValue);
-  const entries = Object.entries(body as Record<string, unknown>).slice(0, 30);
+  const entries = Object.entries(body as Record<string, unknown>).slice(0, 20);
   if (entries.length === 0) return '{}';
   const lines = entries.map(([k, v], i) => `  ${safeJson(k, 80)}: ${safeJson(v, maxValue)}${i < entries.length - 1 ? ',' : ''}`);
   return `{\n${lines.join('\n')}\n}`;

@@ -1,19 +1,24 @@
 import type { CheckStatus, Hint } from '../checks/types.js';
 import type { ManualItem, ReportItem, ReportModel } from './model.js';
 import { barChart, hbar, lastPoints } from './charts.js';
-import { escapeHtml, htmlLine, oneLine, safeHref, truncate } from './escape.js';
+import { escapeHtml, htmlLine, line, safeHref, truncate } from './escape.js';
 import { actionJson, formatAge, formatBytes, formatCell, formatChange, formatNumber, isNumeric, plural } from './format.js';
 import { failingLabel, isFailing, type Plan, type PlannedItem, type Section } from './plan.js';
 
 /**
  * The HTML part: tables, `bgcolor` and inline styles only (Gmail, Outlook), no scripts, no remote
- * resources, and bounded: Gmail clips a message above 102 KB and hides what follows. The summary and
- * every failing item always fit; the sections get the bytes that remain, in order of importance, and
- * what does not fit is counted ("… and 37 more ok checks", "details omitted: 120 rows").
+ * resources, and bounded: Gmail clips a message above 102 KB and hides what follows. The summary
+ * always lists every failing item (ids only when there are hundreds; the text part has them all);
+ * the sections get the bytes that remain, in order of importance: failing cards with hints and
+ * actions, warnings, then the rest. What does not fit is counted ("… and 37 more ok checks",
+ * "details omitted: 120 rows").
  *
  * Text styles are set on each block's cell and inherited; Outlook, which does not inherit fonts into
  * nested tables, gets them from a conditional <style> (an enhancement: nothing depends on it).
  */
+
+/** Failing items the sections consider (the first, by importance); a line is ~400 bytes. */
+const MAX_FAILING_IN_SECTIONS = 250;
 
 /** Hard ceiling for the HTML, in UTF-8 bytes. */
 export const HTML_LIMIT_BYTES = 100_000;
@@ -31,29 +36,31 @@ export const LIMITS = {
   detailCols: 6,
   cell: 60,
   hint: 600,
-  actionValue: 300,
+  actionValue: 200,
   warnPerSection: 30,
   okPerSection: 25,
   skippedPerSection: 10,
   note: 400,
   manualText: 200,
-  links: 20,
 } as const;
 
 /**
- * How many notes, manual items and heartbeats the report shows. `tight` is for days when the
- * failing items need the bytes: the rest is then counted ("… and 12 more manual items").
+ * How many notes, manual items, heartbeats, links and summary rows the report shows. TIGHT is for
+ * days when the failing items need the bytes: the rest is then counted ("… and 12 more manual items").
  */
 interface Caps {
   notes: number;
+  links: number;
   manual: number;
   heartbeats: number;
   warningsInSummary: number;
   recoveredInSummary: number;
   newInSummary: number;
+  /** Hover titles (date: value) on trend bars. */
+  barTitles: boolean;
 }
-const CAPS: Caps = { notes: 5, manual: 25, heartbeats: 15, warningsInSummary: 12, recoveredInSummary: 12, newInSummary: 30 };
-const TIGHT: Caps = { notes: 2, manual: 8, heartbeats: 5, warningsInSummary: 5, recoveredInSummary: 5, newInSummary: 10 };
+const CAPS: Caps = { notes: 5, links: 20, manual: 25, heartbeats: 15, warningsInSummary: 12, recoveredInSummary: 12, newInSummary: 30, barTitles: true };
+const TIGHT: Caps = { notes: 2, links: 8, manual: 8, heartbeats: 5, warningsInSummary: 5, recoveredInSummary: 5, newInSummary: 10, barTitles: false };
 
 const FONT = "-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif";
 const MONO = 'Menlo,Consolas,monospace';
@@ -125,10 +132,10 @@ function idCode(id: unknown): string {
 }
 
 function name(item: ReportItem): string {
-  const title = oneLine(item.title);
-  const id = oneLine(item.id);
+  const title = line(item.title, LIMITS.title);
+  const id = line(item.id, LIMITS.id);
   if (!title || title === id) return idCode(id);
-  return `<b>${escapeHtml(truncate(title, LIMITS.title))}</b> ${idCode(id)}`;
+  return `<b>${escapeHtml(title)}</b> ${idCode(id)}`;
 }
 
 function heading(text: string, extra = ''): string {
@@ -155,7 +162,7 @@ function detailsTable(item: ReportItem, maxRows: number): string {
   const nowrap = (text: string) => (Array.from(text).length <= short ? ' nowrap' : '');
   const th = cols
     .map((k) => {
-      const text = truncate(oneLine(k), 30);
+      const text = line(k, 30);
       return `<th align="left"${nowrap(text)}>${escapeHtml(text)}</th>`;
     })
     .join('');
@@ -181,7 +188,7 @@ function detailsTable(item: ReportItem, maxRows: number): string {
 
 function hintBlock(hint: Hint | undefined, withAction: boolean): string {
   if (!hint || typeof hint !== 'object') return '';
-  const text = oneLine(hint.text);
+  const text = line(hint.text, LIMITS.hint);
   const action = withAction && hint.action && typeof hint.action === 'object' ? hint.action : undefined;
   if (!text && !action) return '';
   let code = '';
@@ -197,7 +204,7 @@ function hintBlock(hint: Hint | undefined, withAction: boolean): string {
   return table(
     ` width="100%" style="margin-top:8px"`,
     `<tr><td bgcolor="#eff6ff" style="border-left:3px solid #3b82f6;padding:8px 10px;font-size:13px;line-height:1.45;color:#1e3a8a">` +
-      `${text ? `<b>Hint:</b> ${escapeHtml(truncate(text, LIMITS.hint))}` : ''}${code}</td></tr>`,
+      `${text ? `<b>Hint:</b> ${escapeHtml(text)}` : ''}${code}</td></tr>`,
   );
 }
 
@@ -234,8 +241,13 @@ function itemLine(p: PlannedItem): string {
   );
 }
 
+// Rendering is pure, so an item's HTML at a level is computed once per plan (the budget tries levels).
+const rendered = new WeakMap<PlannedItem, Partial<Record<Level, string>>>();
+
 function renderItem(p: PlannedItem, level: Level): string {
-  return level === 'line' ? itemLine(p) : itemCard(p, level);
+  let byLevel = rendered.get(p);
+  if (!byLevel) rendered.set(p, (byLevel = {}));
+  return (byLevel[level] ??= level === 'line' ? itemLine(p) : itemCard(p, level));
 }
 
 // -------------------------------------------------------------------------------------------- sections
@@ -283,9 +295,9 @@ function sectionShellBytes(s: Section, index: number): number {
 }
 
 /**
- * Which items the sections show, and how much of each, within `budget` bytes: every failing item
- * as a line, then as a card with details, hint and action; then warnings the same way; then ok and
- * skipped items as lines, then ok items with their details. Per-section caps keep long lists of ok
+ * Which items the sections show, and how much of each, within `budget` bytes: failing items as
+ * cards with hint and action (then with details), most important first; then warnings as lines,
+ * then as cards; then ok and skipped items as lines, then ok items with their details. Per-section caps keep long lists of ok
  * checks from crowding out the rest. Deterministic: it depends on the model only.
  */
 export function chooseLevels(plan: Plan, budget: number): Map<PlannedItem, Level> {
@@ -304,14 +316,15 @@ export function chooseLevels(plan: Plan, budget: number): Map<PlannedItem, Level
   }
   // The summary's order: new failures and the most severe first.
   const candidates = new Set(capped);
-  const failing = plan.failing.filter((p) => candidates.has(p));
+  // More failing items than could ever fit as lines are not even tried: the summary lists them.
+  const failing = plan.failing.slice(0, MAX_FAILING_IN_SECTIONS).filter((p) => candidates.has(p));
   const warns = plan.warnings.filter((p) => candidates.has(p));
   const oks = capped.filter((p) => p.item.status === 'ok');
   const others = capped.filter((p) => p.item.status !== 'ok' && p.item.status !== 'warn' && !isFailing(p.item.status));
 
   const floor = (items: PlannedItem[]) => {
     for (const p of items) {
-      const b = bytes(itemLine(p));
+      const b = bytes(renderItem(p, 'line'));
       if (b > left) continue;
       levels.set(p, 'line');
       cost.set(p, b);
@@ -322,7 +335,7 @@ export function chooseLevels(plan: Plan, budget: number): Map<PlannedItem, Level
     for (const p of items) {
       if (!levels.has(p)) continue;
       for (const level of to) {
-        const b = bytes(itemCard(p, level));
+        const b = bytes(renderItem(p, level));
         if (b - cost.get(p)! > left) continue;
         left -= b - cost.get(p)!;
         levels.set(p, level);
@@ -331,8 +344,22 @@ export function chooseLevels(plan: Plan, budget: number): Map<PlannedItem, Level
       }
     }
   };
-  floor(failing);
-  upgrade(failing, ['full', 'compact']);
+  const place = (items: PlannedItem[], order: Level[]) => {
+    for (const p of items) {
+      for (const level of order) {
+        const b = bytes(renderItem(p, level));
+        if (b > left) continue;
+        levels.set(p, level);
+        cost.set(p, b);
+        left -= b;
+        break;
+      }
+    }
+  };
+  // Failing items: a card with hint and action for as many as fit, most important first; when the
+  // bytes run out, a line, then nothing (the summary lists every one).
+  place(failing, ['compact', 'line']);
+  upgrade(failing, ['full']);
   floor(warns);
   upgrade(warns, ['full', 'compact']);
   floor(oks);
@@ -403,7 +430,8 @@ function failingList(items: PlannedItem[], level: SummaryLevel, maxBytes: number
       }
       // Many failing items: one line each, the id rather than the title.
       return (
-        `<tr><td style="padding:3px 0;border-top:1px solid ${FAINT};font-size:13px">${glyph(p.item.status)} ${idCode(p.item.id)}${errorMark(p.item)}${tag(p)}` +
+        `<tr><td style="padding:3px 0;border-top:1px solid ${FAINT};font-size:13px">${glyph(p.item.status)} ${idCode(p.item.id)}${errorMark(p.item)}` +
+        (p.isNew ? ` <b style="color:#dc2626;font-size:11px">NEW</b>` : tag(p)) +
         ` — ${htmlLine(p.item.summary, LIMITS.shortSummary)}</td></tr>`
       );
     })
@@ -457,7 +485,7 @@ function summaryBlock(model: ReportModel, plan: Plan, failing: string, caps: Cap
       badges(model) +
       verdict +
       failing +
-      shortList('WARNINGS', TONES.warn.fg, plan.warnings, caps.warningsInSummary, 'more warnings in the sections below') +
+      shortList('WARNINGS', TONES.warn.fg, plan.warnings, caps.warningsInSummary, 'more warnings') +
       newSinceList(plan, caps) +
       shortList('RECOVERED', TONES.ok.fg, plan.recovered.map((item) => ({ item })), caps.recoveredInSummary, 'more recovered'),
   );
@@ -487,8 +515,8 @@ function trendsBlock(model: ReportModel, caps: Caps): string {
       trendCell(
         `DATABASE SIZE · ${size.length} DAYS`,
         escapeHtml(formatBytes(last.value)),
-        escapeHtml(`${change ? `${change} since ${truncate(oneLine(first.date), 20)} · ` : ''}min ${formatBytes(Math.min(...values))}, max ${formatBytes(Math.max(...values))}`),
-        barChart(size, { height: 44, width: 270, color: '#93c5fd', latestColor: '#2563eb', zeroBased: false, format: formatBytes }),
+        escapeHtml(`${change ? `${change} since ${line(first.date, 20)} · ` : ''}min ${formatBytes(Math.min(...values))}, max ${formatBytes(Math.max(...values))}`),
+        barChart(size, { height: 44, width: 270, color: '#93c5fd', latestColor: '#2563eb', zeroBased: false, format: formatBytes, titles: caps.barTitles }),
       ),
     );
   }
@@ -500,8 +528,8 @@ function trendsBlock(model: ReportModel, caps: Caps): string {
       trendCell(
         `QUEUE FAILURES · ${fails.length} DAYS`,
         `${escapeHtml(formatNumber(last.value))} <span style="font-size:12px;font-weight:400;color:${MUTED}">failed jobs today</span>`,
-        escapeHtml(`peak ${formatNumber(peak.value)} on ${truncate(oneLine(peak.date), 20)} · ${formatNumber(fails.reduce((a, b) => a + b.value, 0))} in all`),
-        barChart(fails, { height: 44, width: 270, color: '#fca5a5', latestColor: '#dc2626', zeroColor: '#d1d5db', zeroBased: true, format: formatNumber }),
+        escapeHtml(`peak ${formatNumber(peak.value)} on ${line(peak.date, 20)} · ${formatNumber(fails.reduce((a, b) => a + b.value, 0))} in all`),
+        barChart(fails, { height: 44, width: 270, color: '#fca5a5', latestColor: '#dc2626', zeroColor: '#d1d5db', zeroBased: true, format: formatNumber, titles: caps.barTitles }),
       ),
     );
   }
@@ -516,11 +544,11 @@ function trendsBlock(model: ReportModel, caps: Caps): string {
     const maxAge = Math.max(1, ...ages.filter((a): a is number => a !== undefined));
     const rows = hbs
       .map((h, i) => {
-        const state = oneLine(h.state);
+        const state = line(h.state, 16);
         const color = /^(up|running|ok)$/i.test(state) ? TONES.ok.solid : /^(late|new|warn)/i.test(state) ? TONES.warn.solid : /^(down|fail)/i.test(state) ? TONES.fail.solid : TONES.skipped.solid;
         const age = ages[i];
         return (
-          `<tr><td>${idCode(truncate(oneLine(h.name), 40))}</td><td style="font-weight:700;color:${color}">${htmlLine(state, 16)}</td>` +
+          `<tr><td>${idCode(line(h.name, 40))}</td><td style="font-weight:700;color:${color}">${htmlLine(state, 16)}</td>` +
           `<td nowrap>${age === undefined ? 'no success yet' : `${escapeHtml(formatAge(age))} ago`}</td><td width="150">${hbar(age === undefined ? 1 : age / maxAge, 150, color)}</td></tr>`
         );
       })
@@ -572,10 +600,10 @@ function manualBlock(manual: ManualItem[], caps: Caps): string {
   );
 }
 
-function linksBlock(links: Record<string, string>): string {
+function linksBlock(links: Record<string, string>, caps: Caps): string {
   const entries = links && typeof links === 'object' ? Object.entries(links) : [];
   if (entries.length === 0) return '';
-  const shown = entries.slice(0, LIMITS.links);
+  const shown = entries.slice(0, caps.links);
   const items = shown.map(([label, url]) => {
     const href = safeHref(url);
     return href ? link(href, htmlLine(label, 40)) : `${htmlLine(label, 40)} <span style="color:${MUTED}">(not a web link: ${htmlLine(url, 40)})</span>`;
@@ -611,7 +639,7 @@ function bannerBlock(model: ReportModel, caps: Caps): string {
 
 function preheader(plan: Plan, subject: string): string {
   const first = plan.failing[0] ?? plan.warnings[0];
-  const text = truncate(`${subject.replace(/^.*?\[Opsbook\]\s*/, '')}${first ? ` — ${oneLine(first.item.id)}: ${oneLine(first.item.summary)}` : ''}`, 140);
+  const text = truncate(`${subject.replace(/^.*?\[Opsbook\]\s*/, '')}${first ? ` — ${line(first.item.id, LIMITS.id)}: ${line(first.item.summary, 140)}` : ''}`, 140);
   return `<div style="display:none;max-height:0;overflow:hidden;mso-hide:all;font-size:1px;line-height:1px;color:${PAGE_BG};opacity:0">${escapeHtml(text)}</div>`;
 }
 
@@ -650,7 +678,7 @@ function page(subject: string, pre: string, rows: string): string {
 function compose(model: ReportModel, plan: Plan, subject: string, target: number, caps: Caps): { html: string; everyFailingShown: boolean } {
   const pre = preheader(plan, subject);
   const top = headerBlock(model) + bannerBlock(model, caps);
-  const bottom = trendsBlock(model, caps) + manualBlock(model.manual, caps) + linksBlock(model.links) + footerBlock(model);
+  const bottom = trendsBlock(model, caps) + manualBlock(model.manual, caps) + linksBlock(model.links, caps) + footerBlock(model);
   const fixed = bytes(page(subject, pre, top + bottom)) + bytes(summaryBlock(model, plan, '', caps));
 
   // Every failing item is listed in the summary: with its summary while that takes under a fifth
@@ -677,7 +705,7 @@ export function renderHtml(model: ReportModel, plan: Plan, subject: string): str
   let caps = CAPS;
   let out = compose(model, plan, subject, target, caps);
   // Failing items' cards (hint, action) come before the long tail of notes, manual items and heartbeats.
-  if (!out.everyFailingShown) {
+  if (!out.everyFailingShown || bytes(out.html) >= HTML_LIMIT_BYTES) {
     caps = TIGHT;
     out = compose(model, plan, subject, target, caps);
   }

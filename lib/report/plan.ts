@@ -1,6 +1,6 @@
 import type { CheckStatus } from '../checks/types.js';
 import type { ReportItem, ReportModel } from './model.js';
-import { oneLine } from './escape.js';
+import { line } from './escape.js';
 
 /**
  * What the report says and in which order, computed once so the subject, the HTML and the text part
@@ -92,7 +92,7 @@ export function buildPlan(model: ReportModel): Plan {
   const newSince = failing.filter((p) => p.isNew);
 
   // Sections: known areas in the runbook's order, then others as they come, then the overflow as "Other".
-  const areaName = (item: ReportItem) => oneLine(item.area) || 'Other';
+  const areaName = (item: ReportItem) => line(item.area, 80) || 'Other';
   const seen = [...new Set(planned.map((x) => areaName(x.p.item)))];
   const ordered = [...AREA_ORDER.filter((a) => seen.includes(a)), ...seen.filter((a) => !AREA_ORDER.includes(a))];
   const kept = new Set(ordered.slice(0, MAX_SECTIONS - (ordered.length > MAX_SECTIONS ? 1 : 0)));

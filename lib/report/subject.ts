@@ -1,5 +1,5 @@
 import type { ReportModel } from './model.js';
-import { oneLine, truncate } from './escape.js';
+import { line, truncate } from './escape.js';
 import { plural } from './format.js';
 
 /** Subjects stay below this many characters (code points), whatever the service is called. */
@@ -28,7 +28,7 @@ export function renderSubject(model: ReportModel): string {
   const tail = ` · ${parts.join(' · ')}`;
   // The counts are what matters: names give way to them.
   const room = SUBJECT_MAX - length(prefix) - length(tail) - 3;
-  const list = truncate(oneLine(model.checklist.id), Math.min(CHECKLIST_MAX, Math.max(8, Math.floor(room / 3)))) || 'checklist';
-  const service = truncate(oneLine(model.service), Math.min(SERVICE_MAX, Math.max(8, room - length(list)))) || 'service';
+  const list = line(model.checklist.id, Math.min(CHECKLIST_MAX, Math.max(8, Math.floor(room / 3)))) || 'checklist';
+  const service = line(model.service, Math.min(SERVICE_MAX, Math.max(8, room - length(list)))) || 'service';
   return truncate(`${prefix}${service} · ${list}${tail}`, SUBJECT_MAX);
 }

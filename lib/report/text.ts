@@ -1,8 +1,8 @@
 import type { CheckStatus, Hint } from '../checks/types.js';
 import type { ReportItem, ReportModel } from './model.js';
 import { lastPoints } from './charts.js';
-import { clean, oneLine, truncate } from './escape.js';
-import { actionJson, formatAge, formatBytes, formatCell, formatChange, formatNumber, plural } from './format.js';
+import { clean, line, oneLine } from './escape.js';
+import { actionJson, formatAge, formatBytes, formatCell, formatChange, formatNumber, isNumeric, plural } from './format.js';
 import { failingLabel, isFailing, type Plan, type PlannedItem, type Section } from './plan.js';
 
 /**
@@ -16,14 +16,16 @@ export const WIDTH = 100;
 const TEXT_LIMITS = {
   summary: 400,
   hint: 600,
-  actionValue: 300,
+  actionValue: 200,
+  /** Past this many bytes of failing entries (hints, fixes), the rest are one line each. */
+  failingBytes: 100_000,
   detailRows: 5,
   cell: 40,
   warnPerSection: 30,
   okPerSection: 30,
   skippedPerSection: 10,
   /** Past this many bytes of sections, items shrink to one line; past twice as many, they are counted. */
-  sectionBytes: 120_000,
+  sectionBytes: 80_000,
   warningsInSummary: 30,
   recovered: 30,
   manual: 50,
@@ -34,30 +36,30 @@ const TEXT_LIMITS = {
 
 const LABEL: Record<CheckStatus, string> = { fail: 'FAIL', error: 'ERROR', warn: 'WARN', ok: 'OK', skipped: 'SKIPPED' };
 const GLYPH: Record<CheckStatus, string> = { fail: '✗', error: '✗', warn: '!', ok: '✓', skipped: '-' };
-const label = (s: CheckStatus) => LABEL[s] ?? oneLine(s).toUpperCase().slice(0, 10);
+const label = (s: CheckStatus) => LABEL[s] ?? line(s, 10).toUpperCase();
 const glyph = (s: CheckStatus) => GLYPH[s] ?? '?';
 
 /** Word-wrap one paragraph to WIDTH, the first line after `first`, the rest indented by `indent`. */
 export function wrap(text: string, indent: number, first = ' '.repeat(indent)): string[] {
   const words = oneLine(text).split(' ').filter(Boolean);
   const lines: string[] = [];
-  let line = first;
+  let current = first;
   let empty = true;
   for (const word of words) {
-    const candidate = empty ? line + word : `${line} ${word}`;
+    const candidate = empty ? current + word : `${current} ${word}`;
     if (!empty && Array.from(candidate).length > WIDTH) {
-      lines.push(line);
-      line = ' '.repeat(indent) + word;
-    } else line = candidate;
+      lines.push(current);
+      current = ' '.repeat(indent) + word;
+    } else current = candidate;
     empty = false;
   }
-  lines.push(line);
+  lines.push(current);
   return lines.map((l) => l.trimEnd());
 }
 
 function name(item: ReportItem): string {
-  const title = truncate(oneLine(item.title), 100);
-  const id = truncate(oneLine(item.id), 100);
+  const title = line(item.title, 100);
+  const id = line(item.id, 100);
   return title && title !== id ? `${title} (${id})` : id;
 }
 
@@ -69,9 +71,9 @@ function tags(p: PlannedItem): string {
 function hintLines(hint: Hint | undefined, indent: number): string[] {
   if (!hint) return [];
   const pad = ' '.repeat(indent);
-  const out = typeof hint.text === 'string' && oneLine(hint.text) ? wrap(truncate(oneLine(hint.text), TEXT_LIMITS.hint), indent + 6, `${pad}Hint: `) : [];
+  const out = typeof hint.text === 'string' && line(hint.text, 10) ? wrap(line(hint.text, TEXT_LIMITS.hint), indent + 6, `${pad}Hint: `) : [];
   if (hint.action && typeof hint.action === 'object') {
-    out.push(`${pad}Fix:  ${truncate(oneLine(hint.action.method || 'POST'), 10)} ${truncate(oneLine(hint.action.path), 200)}   (dry run first)`);
+    out.push(`${pad}Fix:  ${line(hint.action.method || 'POST', 10)} ${line(hint.action.path, 200)}   (dry run first)`);
     for (const l of clean(actionJson(hint.action.body, TEXT_LIMITS.actionValue)).split('\n')) out.push(`${pad}      ${l}`);
   }
   return out;
@@ -86,14 +88,17 @@ function detailLines(item: ReportItem, indent: number): string[] {
   if (shown.length) {
     const keys: string[] = [];
     for (const r of shown) for (const k of Object.keys(r)) if (!keys.includes(k)) keys.push(k);
-    const heads = keys.map((k) => truncate(oneLine(k), 24));
+    const heads = keys.map((k) => line(k, 24));
     const cells = shown.map((r) => keys.map((k) => formatCell(k, (r as Record<string, unknown>)[k], TEXT_LIMITS.cell)));
+    // Columns of numbers are right-aligned, as in the HTML.
+    const numeric = keys.map((k) => shown.every((r) => isNumeric((r as Record<string, unknown>)[k])));
     const widths = heads.map((h, i) => Math.max(Array.from(h).length, ...cells.map((c) => Array.from(c[i]!).length)));
     const tableWidth = indent + widths.reduce((a, b) => a + b, 0) + 3 * (widths.length - 1);
     if (tableWidth <= WIDTH) {
-      const fmt = (vals: string[]) => pad + vals.map((v, i) => v + ' '.repeat(widths[i]! - Array.from(v).length)).join(' | ').trimEnd();
-      out.push(fmt(heads), pad + widths.map((w) => '-'.repeat(w)).join('-+-'));
-      for (const c of cells) out.push(fmt(c));
+      const fill = (v: string, i: number) => ' '.repeat(widths[i]! - Array.from(v).length);
+      const fmt = (vals: string[], align: boolean) => pad + vals.map((v, i) => (align && numeric[i] ? fill(v, i) + v : v + fill(v, i))).join(' | ').trimEnd();
+      out.push(fmt(heads, false), pad + widths.map((w) => '-'.repeat(w)).join('-+-'));
+      for (const c of cells) out.push(fmt(c, true));
     } else {
       for (const c of cells) out.push(...wrap(keys.map((_, i) => `${heads[i]}=${c[i]}`).join(' · '), indent + 2, `${pad}- `));
     }
@@ -106,7 +111,7 @@ function failingEntry(p: PlannedItem): string[] {
   const { item } = p;
   return [
     ...wrap(`${label(item.status)} ${name(item)}${tags(p)}`, 4, `  ${glyph(item.status)} `),
-    ...wrap(truncate(oneLine(item.summary), TEXT_LIMITS.summary), 6),
+    ...wrap(line(item.summary, TEXT_LIMITS.summary), 6),
     ...hintLines(item.hint, 6),
   ];
 }
@@ -126,7 +131,7 @@ function sectionLines(s: Section, budget: Budget): string[] {
     c.ok ? `${formatNumber(c.ok)} ok` : '',
     c.skipped ? `${formatNumber(c.skipped)} skipped` : '',
   ].filter(Boolean);
-  const title = `${truncate(oneLine(s.area), 60).toUpperCase()}  (${counts.join(' · ')})`;
+  const title = `${line(s.area, 60).toUpperCase()}  (${counts.join(' · ')})`;
   const out = ['', title, '-'.repeat(Math.min(WIDTH, Array.from(title).length))];
   const seen: Record<string, number> = {};
   const omitted: Record<string, number> = {};
@@ -135,28 +140,28 @@ function sectionLines(s: Section, budget: Budget): string[] {
     const st = p.item.status;
     const cap = st === 'warn' ? TEXT_LIMITS.warnPerSection : st === 'ok' ? TEXT_LIMITS.okPerSection : isFailing(st) ? Infinity : TEXT_LIMITS.skippedPerSection;
     seen[st] = (seen[st] ?? 0) + 1;
-    // Failing items are always named here too (their hints and fixes are in the summary).
-    if (seen[st]! > cap || (budget.used > 2 * TEXT_LIMITS.sectionBytes && !isFailing(st))) {
+    // Past twice the budget even failing items are only counted here: FAILING above names every one.
+    if (seen[st]! > cap || budget.used > 2 * TEXT_LIMITS.sectionBytes) {
       omitted[st] = (omitted[st] ?? 0) + 1;
       continue;
     }
-    const head = `${label(st).padEnd(7)} ${name(p.item)}${tags(p)}`;
+    const head = `${label(st)} ${name(p.item)}${tags(p)}`;
     let lines: string[];
     if (budget.used > TEXT_LIMITS.sectionBytes) {
-      lines = wrap(`${head} — ${truncate(oneLine(p.item.summary), 100)}`, 12, `  ${glyph(st)} `);
+      lines = wrap(`${head} — ${line(p.item.summary, 100)}`, 12, `  ${glyph(st)} `);
       if (Array.isArray(p.item.details) && p.item.details.length) shortened++;
     } else if (st === 'ok' || st === 'skipped') {
-      lines = wrap(`${head} — ${truncate(oneLine(p.item.summary), 200)}`, 12, `  ${glyph(st)} `);
+      lines = wrap(`${head} — ${line(p.item.summary, 200)}`, 12, `  ${glyph(st)} `);
       lines.push(...(st === 'ok' ? detailLines(p.item, 12) : hintLines(p.item.hint, 12)));
     } else {
-      lines = [...wrap(head, 12, `  ${glyph(st)} `), ...wrap(truncate(oneLine(p.item.summary), TEXT_LIMITS.summary), 12), ...detailLines(p.item, 12)];
+      lines = [...wrap(head, 12, `  ${glyph(st)} `), ...wrap(line(p.item.summary, TEXT_LIMITS.summary), 12), ...detailLines(p.item, 12)];
       if (!isFailing(st)) lines.push(...hintLines(p.item.hint, 12));
       else if (p.item.hint) lines.push('            Hint and fix: see FAILING above.');
     }
     for (const l of lines) budget.used += Buffer.byteLength(l, 'utf8') + 1;
     out.push(...lines);
   }
-  const rest = Object.entries(omitted).map(([st, n]) => `${formatNumber(n)} more ${st === 'warn' ? 'warning' : st}`);
+  const rest = Object.entries(omitted).map(([st, n]) => `${formatNumber(n)} more ${st === 'warn' ? 'warning' : isFailing(st as CheckStatus) ? `${st} (in FAILING above)` : st}`);
   if (rest.length) out.push(`  … and ${rest.join(', ')} ${noun}s`);
   if (shortened) out.push(`  (details omitted for ${plural(shortened, noun)} to keep this email short)`);
   return out;
@@ -172,8 +177,8 @@ function trendLines(model: ReportModel): string[] {
     const change = formatChange(first.value, last.value);
     const values = size.map((p) => p.value);
     out.push(
-      `  Database size: ${formatBytes(last.value)} on ${truncate(oneLine(last.date), 20)}` +
-        `${change ? ` (${change} since ${truncate(oneLine(first.date), 20)})` : ''}; min ${formatBytes(Math.min(...values))}, max ${formatBytes(Math.max(...values))}`,
+      `  Database size: ${formatBytes(last.value)} on ${line(last.date, 20)}` +
+        `${change ? ` (${change} since ${line(first.date, 20)})` : ''}; min ${formatBytes(Math.min(...values))}, max ${formatBytes(Math.max(...values))}`,
     );
   }
   const fails = lastPoints(t.queueFailures);
@@ -181,7 +186,7 @@ function trendLines(model: ReportModel): string[] {
     const last = fails[fails.length - 1]!;
     const peak = fails.reduce((a, b) => (b.value > a.value ? b : a), fails[0]!);
     out.push(
-      `  Queue failures: ${formatNumber(last.value)} on ${truncate(oneLine(last.date), 20)}; peak ${formatNumber(peak.value)} on ${truncate(oneLine(peak.date), 20)}; ` +
+      `  Queue failures: ${formatNumber(last.value)} on ${line(last.date, 20)}; peak ${formatNumber(peak.value)} on ${line(peak.date, 20)}; ` +
         `${formatNumber(fails.reduce((a, b) => a + b.value, 0))} over ${plural(fails.length, 'day')}`,
     );
     out.push(...wrap(`last ${fails.length}: ${fails.map((p) => formatNumber(p.value)).join(' ')}`, 4));
@@ -190,11 +195,11 @@ function trendLines(model: ReportModel): string[] {
   const hbs = Array.isArray(t.heartbeats) ? t.heartbeats.slice(0, TEXT_LIMITS.heartbeats) : [];
   if (hbs.length) {
     out.push('  Heartbeats (since last success):');
-    const names = hbs.map((h) => truncate(oneLine(h.name), 40));
+    const names = hbs.map((h) => line(h.name, 40));
     const w = Math.max(...names.map((n) => Array.from(n).length));
     hbs.forEach((h, i) => {
       const age = typeof h.lastSuccessAgeSeconds === 'number' && Number.isFinite(h.lastSuccessAgeSeconds) ? `${formatAge(h.lastSuccessAgeSeconds)} ago` : 'no success yet';
-      out.push(`    ${names[i]!.padEnd(w)}  ${truncate(oneLine(h.state), 12).padEnd(8)}  ${age}`);
+      out.push(`    ${names[i]!.padEnd(w)}  ${line(h.state, 12).padEnd(8)}  ${age}`);
     });
     const more = (t.heartbeats?.length ?? 0) - hbs.length;
     if (more > 0) out.push(`    … and ${plural(more, 'more heartbeat')}`);
@@ -206,10 +211,10 @@ export function renderText(model: ReportModel, plan: Plan, subject: string): str
   const c = model.counts;
   const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
   const out: string[] = [];
-  out.push(...wrap(`${oneLine(model.service)} — ${oneLine(model.checklist.title)}`, 2, ''));
+  out.push(...wrap(`${line(model.service, 200)} — ${line(model.checklist.title, 200)}`, 2, ''));
   out.push(
     ...wrap(
-      [`period ${oneLine(model.period)}`, oneLine(model.checklist.schedule), `generated ${oneLine(model.generatedAt)}`, model.runId ? `run #${oneLine(model.runId)}` : '']
+      [`period ${line(model.period, 60)}`, line(model.checklist.schedule, 200), `generated ${line(model.generatedAt, 60)}`, model.runId ? `run #${line(model.runId, 20)}` : '']
         .filter(Boolean)
         .join(' · '),
       2,
@@ -217,10 +222,10 @@ export function renderText(model: ReportModel, plan: Plan, subject: string): str
     ),
   );
   if (model.dryRun) out.push('DRY RUN: nothing was stored or sent.');
-  for (const note of Array.isArray(model.notes) ? model.notes.slice(0, TEXT_LIMITS.notes) : []) out.push(...wrap(truncate(oneLine(note), 600), 6, 'NOTE: '));
+  for (const note of Array.isArray(model.notes) ? model.notes.slice(0, TEXT_LIMITS.notes) : []) out.push(...wrap(line(note, 600), 6, 'NOTE: '));
 
   out.push('', 'SUMMARY', '-------');
-  out.push(`  ${truncate(oneLine(subject.replace(/^.*?\[Opsbook\]\s*/, '')), WIDTH - 2)}`);
+  out.push(`  ${line(subject.replace(/^.*?\[Opsbook\]\s*/, ''), WIDTH - 2)}`);
   out.push(
     `  ${formatNumber(n(c.fail) + n(c.error))} failing${n(c.error) ? ` (${formatNumber(n(c.error))} error)` : ''} · ${plural(n(c.warn), 'warning')} · ` +
       `${formatNumber(n(c.ok))} ok · ${formatNumber(n(c.skipped))} skipped · ${formatNumber(n(c.manual))} manual`,
@@ -229,21 +234,35 @@ export function renderText(model: ReportModel, plan: Plan, subject: string): str
 
   if (plan.failing.length) {
     out.push('', `FAILING (${formatNumber(plan.failing.length)})`);
-    for (const p of plan.failing) out.push(...failingEntry(p));
+    let used = 0;
+    let shortened = 0;
+    for (const p of plan.failing) {
+      // Past the budget, one line each; past twice the budget, just the id: every one is still named.
+      const lines =
+        used > 2 * TEXT_LIMITS.failingBytes
+          ? [`  ${glyph(p.item.status)} ${label(p.item.status)} ${line(p.item.id, 100)}${tags(p)}`]
+          : used > TEXT_LIMITS.failingBytes
+            ? wrap(`${label(p.item.status)} ${name(p.item)}${tags(p)} — ${line(p.item.summary, 100)}`, 4, `  ${glyph(p.item.status)} `)
+            : failingEntry(p);
+      if (used > TEXT_LIMITS.failingBytes) shortened++;
+      for (const l of lines) used += Buffer.byteLength(l, 'utf8') + 1;
+      out.push(...lines);
+    }
+    if (shortened) out.push(`  (hints and fixes left out for the last ${plural(shortened, 'failing item')} to keep this email short)`);
   }
   if (plan.warnings.length) {
     out.push('', `WARNINGS (${formatNumber(plan.warnings.length)})`);
-    for (const p of plan.warnings.slice(0, TEXT_LIMITS.warningsInSummary)) out.push(...wrap(`${name(p.item)} — ${truncate(oneLine(p.item.summary), 200)}`, 4, '  ! '));
+    for (const p of plan.warnings.slice(0, TEXT_LIMITS.warningsInSummary)) out.push(...wrap(`${name(p.item)} — ${line(p.item.summary, 200)}`, 4, '  ! '));
     const rest = plan.warnings.length - TEXT_LIMITS.warningsInSummary;
     if (rest > 0) out.push(`  … and ${plural(rest, 'more warning')}`);
   }
   if (plan.newSince.length) {
     out.push('', `NEW SINCE LAST RUN (${formatNumber(plan.newSince.length)})`);
-    out.push(...wrap(plan.newSince.map((p) => truncate(oneLine(p.item.id), 100)).join(', '), 2));
+    out.push(...wrap(plan.newSince.map((p) => line(p.item.id, 100)).join(', '), 2));
   }
   if (plan.recovered.length) {
     out.push('', `RECOVERED (${formatNumber(plan.recovered.length)})`);
-    for (const item of plan.recovered.slice(0, TEXT_LIMITS.recovered)) out.push(...wrap(`${name(item)} — ${truncate(oneLine(item.summary), 200)}`, 4, '  ✓ '));
+    for (const item of plan.recovered.slice(0, TEXT_LIMITS.recovered)) out.push(...wrap(`${name(item)} — ${line(item.summary, 200)}`, 4, '  ✓ '));
     const rest = plan.recovered.length - TEXT_LIMITS.recovered;
     if (rest > 0) out.push(`  … and ${formatNumber(rest)} more recovered`);
   }
@@ -256,8 +275,8 @@ export function renderText(model: ReportModel, plan: Plan, subject: string): str
   if (manual.length) {
     out.push('', 'MANUAL ITEMS', '------------');
     for (const m of manual.slice(0, TEXT_LIMITS.manual)) {
-      out.push(...wrap(truncate(oneLine(m.text), 300), 6, '  [ ] '));
-      const meta = [m.owner ? `owner ${truncate(oneLine(m.owner), 60)}` : '', m.lastDone ? `last done ${truncate(oneLine(m.lastDone), 30)}` : '', m.link ? truncate(oneLine(m.link), 300) : ''].filter(Boolean);
+      out.push(...wrap(line(m.text, 300), 6, '  [ ] '));
+      const meta = [m.owner ? `owner ${line(m.owner, 60)}` : '', m.lastDone ? `last done ${line(m.lastDone, 30)}` : '', m.link ? line(m.link, 300) : ''].filter(Boolean);
       if (meta.length) out.push(`      ${meta.join(' · ')}`);
     }
     if (manual.length > TEXT_LIMITS.manual) out.push(`  … and ${plural(manual.length - TEXT_LIMITS.manual, 'more manual item')}`);
@@ -265,8 +284,8 @@ export function renderText(model: ReportModel, plan: Plan, subject: string): str
   const links = model.links && typeof model.links === 'object' ? Object.entries(model.links) : [];
   if (links.length) {
     out.push('', 'DASHBOARDS', '----------');
-    for (const [k, v] of links.slice(0, TEXT_LIMITS.links)) out.push(`  ${truncate(oneLine(k), 40)}: ${truncate(oneLine(v), 300)}`);
+    for (const [k, v] of links.slice(0, TEXT_LIMITS.links)) out.push(`  ${line(k, 40)}: ${line(v, 300)}`);
   }
-  out.push('', `— Opsbook · ${truncate(oneLine(model.checklist.id), 40)}${model.runId ? ` · run #${oneLine(model.runId)}` : ''}`);
+  out.push('', `— Opsbook · ${line(model.checklist.id, 40)}${model.runId ? ` · run #${line(model.runId, 20)}` : ''}`);
   return `${out.join('\n')}\n`;
 }
