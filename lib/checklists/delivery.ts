@@ -67,20 +67,27 @@ export async function deliverReport(deps: Deps, config: OpsbookConfig, reportId:
   return claimAndSend(deps, config, row, now);
 }
 
-/** Send every report a previous invocation left pending (oldest first, a few per invocation). */
+/**
+ * Send every report a previous invocation left pending, a few per invocation: the least-tried first (a
+ * report Resend keeps refusing never holds back newer ones), each claimed just before its send, and
+ * stopping at the first failure: when Resend is down or rate-limiting, one attempt tells us so, and the
+ * checklist this invocation is for must not wait out a timeout per pending report.
+ */
 export async function deliverPending(deps: Deps, config: OpsbookConfig, now: Date, limit = 5): Promise<{ sent: number; failed: number }> {
   const pending = await deps.db.query<{ id: string }>(
-    `SELECT id FROM opsbook.reports WHERE delivery = 'pending' AND (claimed_until IS NULL OR claimed_until < $1) ORDER BY created_at LIMIT $2`,
+    `SELECT id FROM opsbook.reports WHERE delivery = 'pending' AND (claimed_until IS NULL OR claimed_until < $1) ORDER BY attempts, created_at, id LIMIT $2`,
     [now.toISOString(), limit],
   );
-  if (pending.rows.length === 0) return { sent: 0, failed: 0 };
-  const { rows } = await deps.db.query<ReportRow>(CLAIM_SQL, [pending.rows.map((r) => r.id), new Date(now.getTime() + CLAIM_MS).toISOString(), now.toISOString()]);
   let sent = 0;
   let failed = 0;
-  for (const row of rows) {
-    const r = await claimAndSend(deps, config, row, now);
+  for (const { id } of pending.rows) {
+    const r = await deliverReport(deps, config, Number(id), now);
     if (r.delivery === 'sent') sent++;
-    else if (r.delivery === 'pending') failed++;
+    else if (r.delivery === 'pending' && r.error !== undefined) {
+      failed++;
+      break;
+    }
+    // Pending without an error: another invocation claimed it first and is sending it.
   }
   return { sent, failed };
 }

@@ -116,7 +116,6 @@ export async function runChecklist(deps: Deps, config: OpsbookConfig, id: string
     };
     const rendered = renderReport(model);
     const summary = {
-      counts,
       newFailures: transitions.report.newFailures.map((i) => i.key),
       recovered: transitions.report.recovered.map((i) => i.key),
       stillFailing: transitions.report.stillFailing.map((i) => i.key),
@@ -230,6 +229,15 @@ async function loadPrevious(deps: Deps, checklist: string, runId: number): Promi
   return new Map(rows.map((r) => [r.item_key, { status: r.status, failingSince: r.failing_since ? new Date(r.failing_since) : undefined }]));
 }
 
+/**
+ * Resend keeps an idempotency key for 24 hours across the whole team: the deployment (environment and
+ * database) is part of the key, so preview and production, or two services, never collide.
+ */
+function idempotencyKey(deps: Deps, checklist: string, period: string): string {
+  const scope = `${deps.env.VERCEL_ENV ?? 'local'}:${deps.db.driver}`;
+  return `opsbook:${scope}:${checklist}:${period}`.slice(0, 256);
+}
+
 /** Every result, the report (the outbox row) and the run's end, in one transaction. */
 async function storeRun(
   deps: Deps,
@@ -262,7 +270,7 @@ async function storeRun(
       {
         text: `INSERT INTO opsbook.reports (run_id, checklist, period, subject, html, text, recipients, idempotency_key, created_at, delivery)
                VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10) RETURNING id`,
-        params: [runId, checklist, period, rendered.subject, rendered.html, rendered.text, JSON.stringify(recipients), `${checklist}:${period}`, now.toISOString(), wantsEmail ? 'pending' : 'not-needed'],
+        params: [runId, checklist, period, rendered.subject, rendered.html, rendered.text, JSON.stringify(recipients), idempotencyKey(deps, checklist, period), now.toISOString(), wantsEmail ? 'pending' : 'not-needed'],
       },
       {
         text: `UPDATE opsbook.job_runs SET status = 'ok', finished_at = $2, summary = $3::jsonb WHERE id = $1`,

@@ -1,0 +1,144 @@
+// Sentry.init installs a process-global client: every test here that enables the reporter (gives it a
+// DSN) shares one reporter, and the SDK is closed in afterAll. The real @sentry/node talks to the local
+// Sentry sink; handleCron (lib/cron.ts) must flush before it returns, so the sink is read right after.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { handleCron } from '../../lib/cron.js';
+import { parseConfig } from '../../lib/config/index.js';
+import { createPgDb } from '../../lib/db/pg.js';
+import { createDeps, type Deps } from '../../lib/deps.js';
+import { createResendSender } from '../../lib/email/resend.js';
+import { parseEnv } from '../../lib/env.js';
+import { createMemoryRedis } from '../../lib/redis/memory.js';
+import { createErrorReporter, type ErrorReporter } from '../../lib/sentry.js';
+import { startResendSink, type ResendSink } from '../peers/resend-sink.js';
+import { startSentrySink, type SentrySink } from '../peers/sentry-sink.js';
+import { DEFAULT_LIMITS, openDb, type DbHarness } from '../support/drivers.js';
+import { closedPort } from '../support/faults.js';
+
+const CRON_SECRET = 'cron-secret-for-sentry-tests-0123456789';
+const RESEND_KEY = 're_test_sentry_key_0123456789';
+const DAY = 86_400_000;
+/** Monday 2 March 2026, 06:30 UTC. */
+const MON = new Date('2026-03-02T06:30:00Z');
+const day = (n: number) => new Date(MON.getTime() + n * DAY);
+const FLAG = `OPSBOOK_T_FLAG_SENTRY_${randomBytes(4).toString('hex').toUpperCase()}`;
+
+const config = parseConfig({
+  service: 'SentryTest',
+  recipients: ['oncall@example.com'],
+  checks: { requiredEnv: [FLAG] },
+  checklists: [
+    {
+      id: 'morning',
+      title: 'Morning',
+      schedule: { type: 'weekly', days: ['mon', 'tue', 'wed', 'thu', 'fri'], at: '06:30' },
+      sentry: { checkinMargin: 7, maxRuntime: 3 },
+      items: [{ check: 'env' }, { manual: 'Look at the dashboards' }],
+    },
+    { id: 'nightly', title: 'Nightly', schedule: { type: 'cron', expr: '15 2 * * *' }, items: [{ manual: 'Read the backup log' }] },
+  ],
+});
+const cronRequest = (job: string) => new Request(`http://localhost/api/cron/${job}`, { headers: { authorization: `Bearer ${CRON_SECRET}` } });
+
+describe('handleCron with Sentry on', () => {
+  let h: DbHarness;
+  let sentry: SentrySink;
+  let resend: ResendSink;
+  let reporter: ErrorReporter;
+  let deps: Deps;
+  const env = () => parseEnv({ CRON_SECRET, RESEND_API_KEY: RESEND_KEY, SENTRY_DSN: sentry.dsn, SENTRY_ENVIRONMENT: 'opsbook-test' });
+
+  beforeAll(async () => {
+    [h, sentry, resend] = await Promise.all([openDb('pg'), startSentrySink(), startResendSink()]);
+    reporter = createErrorReporter({ SENTRY_DSN: sentry.dsn, SENTRY_ENVIRONMENT: 'opsbook-test', VERCEL_ENV: undefined });
+    deps = await createDeps(env(), {
+      db: h.db,
+      redis: createMemoryRedis(),
+      email: createResendSender(RESEND_KEY, { baseUrl: resend.baseUrl, timeoutMs: 5000 }),
+      errors: reporter,
+      log: () => undefined,
+    });
+  });
+  afterAll(async () => {
+    delete process.env[FLAG];
+    await (await import('@sentry/node')).close(2000);
+    await Promise.allSettled([h.close(), sentry.close(), resend.close()]);
+  });
+  beforeEach(() => {
+    sentry.clear();
+    sentry.setFault(null);
+  });
+
+  const checkIns = (slug: string) => sentry.checkIns().filter((c) => c.monitor_slug === slug);
+
+  it.each([
+    ['morning', '30 6 * * 1,2,3,4,5', 7, 3, day(0)],
+    ['nightly', '15 2 * * *', 15, 10, new Date('2026-03-02T02:15:00Z')],
+  ])('%s → in_progress then ok check-ins carrying its vercel cron, margin, max runtime and UTC, all arrived when handleCron returns', async (job, schedule, margin, maxRuntime, now) => {
+    process.env[FLAG] = '1';
+    const result = await handleCron(cronRequest(job), deps, config, job, now);
+    expect(result).toMatchObject({ checklist: job, status: 'completed' });
+    // No waitFor: flush is awaited inside handleCron, so everything is at the sink already.
+    const [started, finished] = checkIns(`opsbook-${job}`);
+    expect(checkIns(`opsbook-${job}`).map((c) => c.status)).toEqual(['in_progress', 'ok']);
+    expect(started.monitor_config).toEqual({ schedule: { type: 'crontab', value: schedule }, checkin_margin: margin, max_runtime: maxRuntime, timezone: 'UTC' });
+    expect(finished.check_in_id).toBe(started.check_in_id);
+    expect(started.environment).toBe('opsbook-test');
+    expect(sentry.events()).toEqual([]);
+  });
+
+  it('a checklist not due today → still an ok check-in (the cron ran and answered)', async () => {
+    // Saturday: the weekday checklist's cron does not fire, but a manual call of the route still answers.
+    const result = await handleCron(cronRequest('morning'), deps, config, 'morning', day(5));
+    expect(result).toMatchObject({ status: 'not-due' });
+    expect(checkIns('opsbook-morning').map((c) => c.status)).toEqual(['in_progress', 'ok']);
+  });
+
+  it('a job that fails (the database refuses connections) → an error check-in and one event for the exception, sent before handleCron rejects', async () => {
+    const port = await closedPort();
+    const broken = { ...deps, db: createPgDb(`postgres://postgres@127.0.0.1:${port}/nowhere`, { ...DEFAULT_LIMITS, callTimeoutMs: 2000 }) };
+    try {
+      await expect(handleCron(cronRequest('nightly'), broken, config, 'nightly', new Date('2026-03-03T02:15:00Z'))).rejects.toThrow(/ECONNREFUSED|connect/);
+    } finally {
+      await broken.db.close();
+    }
+    expect(checkIns('opsbook-nightly').map((c) => c.status)).toEqual(['in_progress', 'error']);
+    const events = sentry.events();
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ tags: { job: 'nightly' }, exception: { values: [expect.objectContaining({ value: expect.stringMatching(/ECONNREFUSED|connect/) })] } });
+  });
+
+  it('an unauthenticated call → no check-in and no event: the secret is checked before anything runs', async () => {
+    await expect(handleCron(new Request('http://localhost/api/cron/morning'), deps, config, 'morning', day(0))).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+    expect(sentry.items).toEqual([]);
+  });
+
+  it('ok → failing → still failing → recovered: exactly one event, on the day it starts failing', async () => {
+    const job = 'morning';
+    const days: Array<[number, boolean]> = [
+      [7, true], // Monday: ok
+      [8, false], // Tuesday: failing — one event
+      [9, false], // Wednesday: still failing — none
+      [10, true], // Thursday: recovered — none
+    ];
+    const eventsPerDay: unknown[][] = [];
+    for (const [n, set] of days) {
+      if (set) process.env[FLAG] = '1';
+      else delete process.env[FLAG];
+      sentry.clear();
+      const result = await handleCron(cronRequest(job), deps, config, job, day(n));
+      expect(result).toMatchObject({ status: 'completed' });
+      expect(checkIns(`opsbook-${job}`).map((c) => c.status)).toEqual(['in_progress', 'ok']);
+      eventsPerDay.push(sentry.events());
+    }
+    expect(eventsPerDay.map((e) => e.length)).toEqual([0, 1, 0, 0]);
+    expect(eventsPerDay[1]![0]).toMatchObject({
+      level: 'error',
+      message: expect.stringContaining(`SentryTest · morning: env.required is failing — 1 of 1 required variables missing: ${FLAG}`),
+      tags: { checklist: 'morning', item: 'env.required', severity: 'P2' },
+      fingerprint: ['opsbook', 'morning', 'check:env.required'],
+      environment: 'opsbook-test',
+    });
+  });
+});
