@@ -237,12 +237,13 @@ export const taskItem = z
   .transform((value, ctx) => {
     const def = taskByName(value.task);
     if (!def) {
-      ctx.addIssue({ code: 'custom', message: `unknown task "${value.task}" (known: ${TASKS.map((t) => t.name).join(', ') || 'none'})`, path: ['task'] });
+      // `continue: true`: the union of item kinds then reports this branch's issue, with its path, not "Invalid input".
+      ctx.addIssue({ code: 'custom', message: `unknown task "${value.task}" (known: ${TASKS.map((t) => t.name).join(', ') || 'none'})`, path: ['task'], continue: true });
       return z.NEVER;
     }
     const parsed = def.schema.safeParse(value);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as (string | number)[] });
+      for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as (string | number)[], continue: true });
       return z.NEVER;
     }
     return parsed.data as { task: string } & Record<string, unknown>;

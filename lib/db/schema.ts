@@ -91,7 +91,7 @@ const MIGRATIONS: string[] = [
      END IF;
    END $$`,
   // Heartbeats: every ping (body capped at 10 KB), and each heartbeat's latest timestamps, updated in the
-  // ping's transaction so the check reads one row per heartbeat. Old pings are not pruned yet.
+  // ping's transaction so the check reads one row per heartbeat. Old pings go with prune-history.
   `CREATE TABLE IF NOT EXISTS opsbook.heartbeat_pings (
      id bigserial PRIMARY KEY,
      name text NOT NULL,

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { tableNameField } from './identifiers.js';
+import { runMaintenance } from './maintenance.js';
+import type { TaskDefinition } from './types.js';
+
+/**
+ * `ANALYZE`: refresh the planner's statistics (runbook 001, weekly). The named tables, or every table
+ * the role owns when `tables` is omitted, one statement per table with a progress line each.
+ */
+export const analyzeParams = z.strictObject({
+  task: z.literal('analyze'),
+  /** `table`, `schema.table` or `"schema"."Table"`; the whole database when omitted. */
+  tables: z.array(tableNameField).min(1).max(200).optional(),
+});
+
+export type AnalyzeParams = z.output<typeof analyzeParams>;
+
+export const analyzeTask: TaskDefinition<AnalyzeParams> = {
+  name: 'analyze',
+  schema: analyzeParams,
+  title: (p) => (p.tables?.length ? `ANALYZE ${p.tables.join(', ')}` : 'ANALYZE (whole database)'),
+  run: (ctx, params) => runMaintenance(ctx, params.tables, { statement: 'ANALYZE', done: 'analyzed', orderBy: 'mods' }),
+};
