@@ -47,5 +47,10 @@ export interface ActionDefinition<S extends z.ZodObject = z.ZodObject> {
   confirm: boolean | ((params: z.output<S>) => boolean);
   /** Read-only routes (lookups) skip idempotency and dry runs. */
   mutates: boolean;
+  /**
+   * The answer holds a secret shown once (a created token): an idempotent replay returns the answer
+   * without it, so the secret is never stored in the idempotency table.
+   */
+  secretResponse?: boolean;
   run(ctx: ActionContext, params: z.output<S>, mode: { dryRun: boolean }): Promise<ActionResult>;
 }

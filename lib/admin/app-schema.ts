@@ -66,3 +66,26 @@ export function invalidInput(err: unknown, what: string): never {
   }
   throw err;
 }
+
+/** Column names that look secret: never returned or audited, whatever `sensitive` lists. */
+export const SECRET_COLUMN_PATTERN = 'pass|secret|token|hash|salt';
+
+/**
+ * SQL for the row `alias` as jsonb, masked: without the configured sensitive columns (`sensitiveParam`,
+ * a text[] parameter such as `$2`) and without any column whose name matches `pattern` (case-insensitive).
+ * The pattern is SQL text, so it must be a constant of the code, never input.
+ */
+export function maskedRow(alias: string, sensitiveParam: string, pattern: string = SECRET_COLUMN_PATTERN): string {
+  if (!/^[A-Za-z0-9_|^$]+$/.test(pattern)) throw new Error(`maskedRow: pattern ${JSON.stringify(pattern)} must be names joined by |`);
+  return `(SELECT COALESCE(jsonb_object_agg(m.key, m.value), '{}'::jsonb) FROM jsonb_each(to_jsonb(${alias}) - ${sensitiveParam}::text[]) m WHERE m.key !~* '${pattern}')`;
+}
+
+/**
+ * SQL assigning a timestamp parameter (an ISO string in UTC) to `col`: a column without time zone
+ * (Prisma's `DateTime`, `timestamp(3)`) gets the UTC wall time, whatever the session's TimeZone.
+ */
+export function timestampValue(param: string, col: { type: string }): string {
+  if (/^timestamp\b.*\bwithout time zone$/.test(col.type)) return `(${param}::timestamptz AT TIME ZONE 'UTC')::${col.type}`;
+  if (/^timestamp\b.*\bwith time zone$/.test(col.type)) return `${param}::timestamptz::${col.type}`;
+  return `${param}::${col.type}`;
+}

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { bearerToken, roleAllows } from '../auth.js';
-import { getConfig } from '../config/index.js';
+import { getConfig, type OpsbookConfig } from '../config/index.js';
 import { getDeps, type Deps } from '../deps.js';
 import { ensureSchema } from '../db/schema.js';
 import type { Env } from '../env.js';
@@ -16,10 +16,12 @@ import { storedTokenResolver } from './tokens.js';
 /** Bodies are small JSON documents; anything bigger is a mistake or an attack. */
 const MAX_BODY_BYTES = 64 * 1024;
 
-const limitersByDeps = new WeakMap<Deps, AdminLimiters>();
-function limitersFor(deps: Deps): AdminLimiters {
-  let l = limitersByDeps.get(deps);
-  if (!l) limitersByDeps.set(deps, (l = adminLimiters(deps.redis, Math.min(2000, deps.env.OPSBOOK_DEPENDENCY_TIMEOUT_MS))));
+const limitersByDeps = new WeakMap<Deps, WeakMap<OpsbookConfig, AdminLimiters>>();
+function limitersFor(deps: Deps, config: OpsbookConfig): AdminLimiters {
+  let byConfig = limitersByDeps.get(deps);
+  if (!byConfig) limitersByDeps.set(deps, (byConfig = new WeakMap()));
+  let l = byConfig.get(config);
+  if (!l) byConfig.set(config, (l = adminLimiters(deps.redis, Math.min(2000, deps.env.OPSBOOK_DEPENDENCY_TIMEOUT_MS), config.admin.rateLimit)));
   return l;
 }
 
@@ -67,7 +69,32 @@ async function readInput(request: Request, method: 'GET' | 'POST'): Promise<unkn
   }
 }
 
+/** U+0000 (Postgres text cannot store it) or a lone UTF-16 surrogate (jsonb refuses it, UTF-8 cannot encode it). */
+const UNSTORABLE = /\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Where a string holds a character no Postgres text can, if anywhere. The drivers fail on those with a
+ * 500 (or, worse, store a replacement character), so they are refused as input. Iterative: a deeply
+ * nested body must not overflow the stack.
+ */
+function unstorableAt(input: unknown): string | undefined {
+  const stack: Array<[unknown, string]> = [[input, '']];
+  while (stack.length) {
+    const [value, path] = stack.pop()!;
+    if (typeof value === 'string' && UNSTORABLE.test(value)) return path || 'body';
+    if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) stack.push([v, path ? `${path}.${k.slice(0, 40)}` : k.slice(0, 40)]);
+    }
+  }
+  return undefined;
+}
+
 function parseWith(schema: z.ZodObject, input: unknown, mutates: boolean): Record<string, unknown> & { dryRun?: boolean; confirm?: string } {
+  const bad = unstorableAt(input);
+  if (bad !== undefined) {
+    const problem = `${bad}: must be valid Unicode text, without NUL (\\u0000) or unpaired surrogates`;
+    throw new OpsbookError('BAD_REQUEST', `Invalid request: ${problem}`, { details: [problem] });
+  }
   const full = mutates ? schema.extend({ dryRun: z.boolean().optional(), confirm: z.string().min(10).max(200).optional() }).strict() : schema.strict();
   const parsed = full.safeParse(input);
   if (!parsed.success) {
@@ -87,7 +114,8 @@ export function adminRoute(def: ActionDefinition): (request: Request) => Promise
     const deps = await getDeps();
     const now = new Date();
     const ip = clientIp(request);
-    const limiters = limitersFor(deps);
+    const config = await getConfig();
+    const limiters = limitersFor(deps, config);
     await limitOrThrow(limiters.perIp, ip, 'requests from this address');
 
     const token = bearerToken(request);
@@ -101,7 +129,7 @@ export function adminRoute(def: ActionDefinition): (request: Request) => Promise
 
     const input = parseWith(def.schema, await readInput(request, def.method), def.mutates);
     const { dryRun = false, confirm, ...params } = input;
-    const ctx: ActionContext = { deps, config: await getConfig(), actor, requestId, ip, userAgent: request.headers.get('user-agent') ?? '', now };
+    const ctx: ActionContext = { deps, config, actor, requestId, ip, userAgent: request.headers.get('user-agent') ?? '', now };
     await ensureSchema(deps.db);
 
     if (!def.mutates) {
@@ -130,7 +158,10 @@ export function adminRoute(def: ActionDefinition): (request: Request) => Promise
         ...(needsConfirm && dryRun ? { confirmToken: signConfirm(secret, signed), confirmExpiresAt: new Date(now.getTime() + CONFIRM_TTL_MS).toISOString() } : {}),
         requestId,
       };
-      if (key) await completeKey(deps.db, actor.name, key, 200, body);
+      if (key) {
+        const stored = def.secretResponse ? { ...body, data: '[shown once: not kept for replay]' } : body;
+        await completeKey(deps.db, actor.name, key, 200, stored);
+      }
       return json(body, { requestId });
     } catch (err) {
       // Actions are atomic: an error means nothing changed, so the key may be used again.

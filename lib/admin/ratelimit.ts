@@ -90,10 +90,14 @@ export interface AdminLimiters {
   failedAuth: Limiter;
 }
 
-export function adminLimiters(redis: RedisClient, timeoutMs: number): AdminLimiters {
+export function adminLimiters(
+  redis: RedisClient,
+  timeoutMs: number,
+  limits: { perTokenPerMinute: number; perIpPerMinute: number; failedAuthPer5Minutes: number } = { perTokenPerMinute: 60, perIpPerMinute: 120, failedAuthPer5Minutes: 10 },
+): AdminLimiters {
   return {
-    perToken: createLimiter(redis, { max: 60, window: '60 s', prefix: 'opsbook:rl:token', timeoutMs }),
-    perIp: createLimiter(redis, { max: 120, window: '60 s', prefix: 'opsbook:rl:ip', timeoutMs }),
-    failedAuth: createLimiter(redis, { max: 10, window: '5 m', prefix: 'opsbook:rl:authfail', timeoutMs }),
+    perToken: createLimiter(redis, { max: limits.perTokenPerMinute, window: '60 s', prefix: 'opsbook:rl:token', timeoutMs }),
+    perIp: createLimiter(redis, { max: limits.perIpPerMinute, window: '60 s', prefix: 'opsbook:rl:ip', timeoutMs }),
+    failedAuth: createLimiter(redis, { max: limits.failedAuthPer5Minutes, window: '5 m', prefix: 'opsbook:rl:authfail', timeoutMs }),
   };
 }

@@ -16,6 +16,10 @@ Usage:
       Validate the config and list its checks and checklists.
   opsbook crons [--config <path>] [--check]
       Write vercel.json's crons from the config (--check: fail if they differ).
+  opsbook token create --name <name> --role <role> | revoke --name <name> | list
+      Manage stored API tokens in the database (the token is printed once).
+  opsbook admin [<action> [--key value …] [--yes] [--url <base>]]
+      Call an admin action over HTTP: dry run, confirm, run. Without an action: the list.
 
 Environment: the same variables as the deployment (DATABASE_URL, REDIS_URL, …); see README.md.`;
 
@@ -25,7 +29,8 @@ export async function main(argv: string[], out: (line: string) => void = (l) => 
   const [command, ...rest] = args.positionals;
   if (!command || args.flags.help) {
     out(HELP);
-    return command ? 0 : 2;
+    // Asking for help is a success; no command at all is a usage error.
+    return args.flags.help ? 0 : 2;
   }
   if (existsSync('.env') && typeof process.loadEnvFile === 'function') process.loadEnvFile('.env');
   try {
@@ -50,12 +55,24 @@ export async function main(argv: string[], out: (line: string) => void = (l) => 
         out(res.changed ? 'vercel.json updated.' : 'vercel.json is up to date.');
         return 0;
       }
+      case 'token': {
+        const { tokenCommand } = await import('./token.js');
+        return await tokenCommand(rest, args, out, err);
+      }
+      case 'admin': {
+        const { adminCommand } = await import('./admin.js');
+        return await adminCommand(rest, args, { out, err });
+      }
       default:
         err(`Unknown command "${command}".\n\n${HELP}`);
         return 2;
     }
   } catch (e) {
-    err(e instanceof OpsbookError ? e.message : `opsbook: ${messageOf(e)}`);
+    if (e instanceof OpsbookError) {
+      // An unknown checklist (or check) carries the names that do exist: say them, so a typo is fixed at once.
+      const known = (e.details as { known?: unknown } | undefined)?.known;
+      err(Array.isArray(known) ? `${e.message} Known: ${known.join(', ') || '(none)'}.` : e.message);
+    } else err(`opsbook: ${messageOf(e)}`);
     return 1;
   }
 }

@@ -321,6 +321,21 @@ export const configSchema = z.strictObject({
   app: appSchemaMapping.default({}),
   /** Days of run history, snapshots and sent reports kept. @default 90 */
   retentionDays: z.number().int().min(1).max(3650).default(90),
+  /** Admin route rate limits (sliding windows in Redis). */
+  admin: z
+    .strictObject({
+      rateLimit: z
+        .strictObject({
+          /** Requests per token per minute. @default 60 */
+          perTokenPerMinute: z.number().int().min(1).max(100_000).default(60),
+          /** Requests per client address per minute. @default 120 */
+          perIpPerMinute: z.number().int().min(1).max(100_000).default(120),
+          /** Failed authentications per client address per 5 minutes. @default 10 */
+          failedAuthPer5Minutes: z.number().int().min(1).max(100_000).default(10),
+        })
+        .default({ perTokenPerMinute: 60, perIpPerMinute: 120, failedAuthPer5Minutes: 10 }),
+    })
+    .default({ rateLimit: { perTokenPerMinute: 60, perIpPerMinute: 120, failedAuthPer5Minutes: 10 } }),
   checks: checksConfig.default(checksConfig.parse({})),
   heartbeats: z.array(heartbeat).default([]),
   /** Diagnostics run budget. */

@@ -135,8 +135,9 @@ export function createMemoryRedis(opts: { now?: () => number } = {}): RedisClien
         data.clear();
         return 'OK';
       case 'SCAN': {
-        // The cursor is an offset into the sorted key list: stable enough for a full iteration.
-        const cursor = int(a[0]);
+        // The cursor is the last key returned (opaque to callers, as Redis' is), so keys deleted or added
+        // between calls never make the walk skip a key that existed throughout.
+        const after = a[0] === '0' ? undefined : a[0]!.replace(/^k:/, '');
         let match: RegExp | undefined;
         let count = 10;
         let type: string | undefined;
@@ -146,13 +147,14 @@ export function createMemoryRedis(opts: { now?: () => number } = {}): RedisClien
           else if (f === 'COUNT') count = int(a[++i]);
           else if (f === 'TYPE') type = a[++i]!.toLowerCase();
         }
-        const keys = [...data.keys()].sort();
-        const slice = keys.slice(cursor, cursor + count).filter((k) => {
+        const keys = [...data.keys()].sort().filter((k) => after === undefined || k > after);
+        const page = keys.slice(0, count);
+        const slice = page.filter((k) => {
           const e = live(k);
           return e && (!match || match.test(k)) && (!type || e.value.kind === type);
         });
-        const next = cursor + count >= keys.length ? 0 : cursor + count;
-        return [String(next), slice];
+        const next = page.length < count || page.length === keys.length ? '0' : `k:${page[page.length - 1]}`;
+        return [next, slice];
       }
       case 'HSET': {
         const key = a[0]!;

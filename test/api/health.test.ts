@@ -74,6 +74,15 @@ describe('GET /api/health', () => {
     expect(body.details).toBeUndefined();
   });
 
+  it('database down and a stored-token-shaped caller → the health answer (503 unhealthy), never an error body', async () => {
+    const db = createPgDb(`postgres://postgres@127.0.0.1:${deadPort}/postgres`, { ...DEFAULT_LIMITS, callTimeoutMs: 1000 });
+    await use(db);
+    const res = await GET(req({ authorization: `Bearer ops_${'x'.repeat(43)}` }));
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ status: 'unhealthy', checks: { database: 'unhealthy' } });
+    await db.close();
+  });
+
   it('HEAD answers the same status with no body', async () => {
     await use();
     const res = await HEAD(req({}, 'HEAD'));

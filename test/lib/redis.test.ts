@@ -82,6 +82,21 @@ describe('in-memory fallback', () => {
     expect(await r.command(['GET', 'k'])).toBeNull();
   });
 
+  it('deleting keys while scanning skips none of the others', async () => {
+    const r = createMemoryRedis();
+    await r.pipeline(Array.from({ length: 1200 }, (_, i) => ['SET', `k:${String(i).padStart(4, '0')}`, 'v']));
+    const seen = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.command<[string, string[]]>(['SCAN', cursor, 'MATCH', 'k:*', 'COUNT', 100]);
+      for (const k of keys) seen.add(k);
+      if (keys.length) await r.command(['UNLINK', ...keys]);
+      cursor = next;
+    } while (cursor !== '0');
+    expect(seen.size).toBe(1200);
+    expect(await r.command(['DBSIZE'])).toBe(0);
+  });
+
   it('is not shared between instances, and says so', () => {
     expect(createMemoryRedis().shared).toBe(false);
   });

@@ -10,7 +10,9 @@ export const ADMIN_TOKEN = 'admin-bootstrap-token-for-tests-0123456789';
 export async function useAdminDeps(db: Db, redis: RedisClient, config: OpsbookConfigInput = {}, env: Record<string, string> = {}): Promise<Deps> {
   const deps = await createDeps(parseEnv({ OPSBOOK_ADMIN_TOKEN: ADMIN_TOKEN, ...env }), { db, redis, log: () => undefined });
   setDeps(deps);
-  setConfig(parseConfig(config));
+  // Per-token and per-IP limits live in the shared Redis across test files: raise them unless the test is
+  // about them (it then passes its own `admin` section). Failed-auth limiting keeps its default.
+  setConfig(parseConfig({ admin: { rateLimit: { perTokenPerMinute: 100_000, perIpPerMinute: 100_000 } }, ...config }));
   return deps;
 }
 
