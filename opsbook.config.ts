@@ -1,4 +1,4 @@
-import { defineConfig } from './lib/config/index.js';
+import { defineConfig } from './lib/config/define.js';
 
 /**
  * The default configuration: general-purpose checks that work on any Postgres and Redis (PgHero's

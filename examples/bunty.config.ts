@@ -1,4 +1,4 @@
-import { defineConfig } from '../lib/config/index.js';
+import { defineConfig } from '../lib/config/define.js';
 
 /**
  * Bunty ZKP (runbook 004): a Node backend under pm2 behind Nginx on a droplet, Postgres, Redis with a

@@ -1,4 +1,4 @@
-import { defineConfig } from '../lib/config/index.js';
+import { defineConfig } from '../lib/config/define.js';
 
 /**
  * LegacyVideo (runbook 003): API and worker on Railway, web on Vercel, Postgres, BullMQ on Redis, S3,

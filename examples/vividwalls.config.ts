@@ -1,4 +1,4 @@
-import { defineConfig } from '../lib/config/index.js';
+import { defineConfig } from '../lib/config/define.js';
 
 /**
  * VividWalls MAS (runbook 002): one DigitalOcean droplet running docker-compose (n8n, Postgres, Caddy,

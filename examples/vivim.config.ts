@@ -1,4 +1,4 @@
-import { defineConfig } from '../lib/config/index.js';
+import { defineConfig } from '../lib/config/define.js';
 
 /**
  * VIVIM (runbook 000): a Bun + Prisma server on Postgres, a Redis cache with an in-memory fallback, and a

@@ -1,4 +1,4 @@
-import { defineConfig } from '../lib/config/index.js';
+import { defineConfig } from '../lib/config/define.js';
 
 /**
  * VocaVision (runbook 001): Next.js on Vercel, Postgres 15, Redis 7, Sentry. The runbook's own rhythm:

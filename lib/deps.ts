@@ -1,5 +1,5 @@
 import { createDb, type Db } from './db/index.js';
-import { createEmailSender, type EmailSender } from './email/index.js';
+import { lazyEmailSender, type EmailSender } from './email/index.js';
 import { getEnv, type Env } from './env.js';
 import { log, type Logger } from './log.js';
 import { createRedis, type RedisClient } from './redis/index.js';
@@ -17,11 +17,8 @@ export interface Deps {
 
 /** Build the dependencies an environment names. Clients connect lazily, on their first call. */
 export async function createDeps(env: Env, overrides: Partial<Omit<Deps, 'env'>> = {}): Promise<Deps> {
-  const [db, redis, email] = await Promise.all([
-    overrides.db ?? createDb(env),
-    overrides.redis ?? createRedis(env),
-    overrides.email ?? createEmailSender(env),
-  ]);
+  const [db, redis] = await Promise.all([overrides.db ?? createDb(env), overrides.redis ?? createRedis(env)]);
+  const email = overrides.email ?? lazyEmailSender(env);
   return {
     env,
     db,

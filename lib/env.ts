@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { OpsbookError } from './errors.js';
 
 /** Comma-separated list → trimmed, non-empty entries. */

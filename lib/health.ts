@@ -3,8 +3,8 @@ import { messageOf } from './errors.js';
 import { redactSecrets } from './env.js';
 import type { RedisClient } from './redis/index.js';
 import { elapsedMs, withTimeout } from './timeout.js';
-import type { OpsbookConfig } from './config/index.js';
-import { missedRunsStatement, type MissedRun } from './checklists/missed.js';
+import { missedRunsStatement, type MissedRun, type ScheduledChecklist } from './checklists/missed.js';
+import { MAINTENANCE_KEY, maintenanceState, type MaintenanceState } from './flags-reader.js';
 
 export type Dependency = 'database' | 'redis';
 export type CheckState = 'healthy' | 'degraded' | 'unhealthy';
@@ -34,6 +34,8 @@ export interface HealthResult {
   checks: Record<Dependency, CheckState> & { checklists?: ChecklistsState };
   /** Only shown to an authenticated caller: latencies, error messages, missed runs. */
   details: Record<Dependency, CheckDetail> & { checklists?: { missed: MissedRun[]; error?: string } };
+  /** Set while maintenance mode is on (POST /api/admin/maintenance). */
+  maintenance?: MaintenanceState;
   httpStatus: 200 | 503;
 }
 
@@ -54,13 +56,19 @@ async function probe(driver: string, budgetMs: number, label: string, call: () =
  * `SELECT 1` and `PING`, in parallel, each bounded by the budget; the answer never waits longer than
  * the slower of the two, and never longer than the budget.
  */
-export async function runHealth(deps: { db: Db; redis: RedisClient }, opts: HealthOptions, now: Date, config?: OpsbookConfig): Promise<HealthResult> {
+export async function runHealth(
+  deps: { db: Db; redis: RedisClient },
+  opts: HealthOptions,
+  now: Date,
+  config: { checklists: ScheduledChecklist[] } = { checklists: [] },
+): Promise<HealthResult> {
   const budget = Math.max(1, opts.budgetMs - RESPONSE_MARGIN_MS);
-  const [database, redis, checklists] = await Promise.all([
+  const [database, redis, extras] = await Promise.all([
     probe(deps.db.driver, budget, 'database SELECT 1', () => deps.db.query('SELECT 1')),
     probe(deps.redis.driver, budget, 'redis PING', () => deps.redis.command(['PING'])),
-    config?.checklists.length ? missedChecklists(deps.db, config, now, budget) : undefined,
+    opsbookState(deps.db, config, now, budget),
   ]);
+  const checklists = config.checklists.length ? extras.checklists : undefined;
   if (redis.status === 'healthy' && !deps.redis.shared && opts.production) {
     redis.status = 'degraded';
     redis.error = 'in-memory fallback: its state is not shared between instances';
@@ -78,26 +86,49 @@ export async function runHealth(deps: { db: Db; redis: RedisClient }, opts: Heal
     details.checklists = { missed: checklists.missed, ...(checklists.error ? { error: checklists.error } : {}) };
     if (checklists.state === 'degraded' && status === 'healthy') status = 'degraded';
   }
-  return { status, timestamp: now.toISOString(), checks, details, httpStatus: status === 'unhealthy' ? 503 : 200 };
+  return {
+    status,
+    timestamp: now.toISOString(),
+    checks,
+    details,
+    ...(extras.maintenance ? { maintenance: extras.maintenance } : {}),
+    httpStatus: status === 'unhealthy' ? 503 : 200,
+  };
 }
 
-/** A missed checklist run degrades health: the morning report did not happen and nobody was told. */
-async function missedChecklists(db: Db, config: OpsbookConfig, now: Date, budgetMs: number): Promise<{ state: ChecklistsState; missed: MissedRun[]; error?: string }> {
-  const { statement, evaluate } = missedRunsStatement(config, now);
+/**
+ * Opsbook's own state for the health answer, in one read-only request beside `SELECT 1`: missed
+ * checklist runs (a missed run degrades health: the morning report did not happen and nobody was told)
+ * and maintenance mode.
+ */
+async function opsbookState(
+  db: Db,
+  config: { checklists: ScheduledChecklist[] },
+  now: Date,
+  budgetMs: number,
+): Promise<{ checklists: { state: ChecklistsState; missed: MissedRun[]; error?: string }; maintenance?: MaintenanceState }> {
+  const missed = missedRunsStatement(config, now);
   try {
-    const res = await withTimeout(db.query(statement.text, statement.params), budgetMs, 'checklist runs');
-    const missed = evaluate(res.rows);
-    return { state: missed.length ? 'degraded' : 'healthy', missed };
+    const [runs, settings] = await withTimeout(
+      db.batch([missed.statement, { text: 'SELECT value FROM opsbook.settings WHERE key = $1', params: [MAINTENANCE_KEY] }]),
+      budgetMs,
+      'opsbook state',
+    );
+    const list = missed.evaluate(runs!.rows);
+    const maintenance = maintenanceState(settings!.rows[0]?.value, now.getTime());
+    return { checklists: { state: list.length ? 'degraded' : 'healthy', missed: list }, ...(maintenance.enabled ? { maintenance } : {}) };
   } catch (err) {
-    // No opsbook schema yet means no checklist has ever run: nothing can have been missed.
-    if ((err as { code?: string }).code === '42P01') return { state: 'healthy', missed: [] };
-    return { state: 'unknown', missed: [], error: redactSecrets(messageOf(err)) };
+    // No opsbook schema yet means no checklist has ever run and maintenance was never set.
+    if ((err as { code?: string }).code === '42P01') return { checklists: { state: 'healthy', missed: [] } };
+    return { checklists: { state: 'unknown', missed: [], error: redactSecrets(messageOf(err)) } };
   }
 }
 
 /** The body: the runbook's shape for everyone, plus details for an authenticated caller. */
 export function healthBody(result: HealthResult, withDetails: boolean): Record<string, unknown> {
   const body: Record<string, unknown> = { status: result.status, timestamp: result.timestamp, checks: result.checks };
+  // The maintenance message is written for the app's users: everyone may see it.
+  if (result.maintenance) body.maintenance = result.maintenance;
   if (withDetails) body.details = result.details;
   return body;
 }

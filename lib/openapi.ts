@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ActionDefinition } from './admin/action.js';
 import { ACTIONS } from './admin/registry.js';
 import { ROLES, type Role } from './auth.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ActionDefinition, ActionResult } from '../admin/action.js';
 import { audited } from '../admin/audit.js';
 import { apiKeysTable, invalidInput, maskedRow, SECRET_COLUMN_PATTERN, timestampValue } from '../admin/app-schema.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ActionContext, ActionDefinition } from '../admin/action.js';
 import { roleAllows } from '../auth.js';
 import { bytes } from '../checks/outcome.js';

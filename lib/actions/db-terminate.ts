@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ActionContext, ActionDefinition } from '../admin/action.js';
 import { audited, auditRow } from '../admin/audit.js';
 import { roleAllows } from '../auth.js';

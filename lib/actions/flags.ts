@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ActionContext, ActionDefinition } from '../admin/action.js';
 import { audited } from '../admin/audit.js';
 import { FLAG_KEY_PREFIX, FLAG_NAME, flagValue } from '../flags-reader.js';

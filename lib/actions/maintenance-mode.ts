@@ -1,9 +1,7 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ActionDefinition } from '../admin/action.js';
-import type { Db } from '../db/index.js';
 import { OpsbookError } from '../errors.js';
 import { MAINTENANCE_KEY, maintenanceState, type MaintenanceState } from '../flags-reader.js';
-import { withTimeout } from '../timeout.js';
 import { readSetting, writeSetting } from './flags.js';
 
 export const schema = z.object({
@@ -68,21 +66,3 @@ export const action: ActionDefinition<typeof schema> = {
   },
 };
 
-/**
- * Maintenance mode for /api/health: one primary-key lookup, bounded by the health budget. Anything but
- * an answer (no opsbook schema yet, database down, too slow) means "not shown": health reports the
- * dependencies, and a missing maintenance notice must never cost it its budget or its status.
- */
-export async function maintenanceForHealth(db: Db, now: Date, budgetMs: number): Promise<MaintenanceState | undefined> {
-  try {
-    const { rows } = await withTimeout(
-      () => db.query<{ value: unknown }>(`SELECT value FROM opsbook.settings WHERE key = $1`, [MAINTENANCE_KEY]),
-      Math.max(1, budgetMs),
-      'maintenance mode',
-    );
-    const state = maintenanceState(rows[0]?.value, now.getTime());
-    return state.enabled ? state : undefined;
-  } catch {
-    return undefined;
-  }
-}

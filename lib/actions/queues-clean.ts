@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ActionDefinition } from '../admin/action.js';
 import { durationField, durationMs } from './db-terminate.js';
 import { jobSummaries, QUEUE_BUDGET_MS, queueAction, queueName, SAMPLE } from './queues-retry.js';

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ActionContext, ActionDefinition, ActionResult } from '../admin/action.js';
 import { auditRow } from '../admin/audit.js';
 import { redactSecrets } from '../env.js';

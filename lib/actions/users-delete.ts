@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ActionDefinition } from '../admin/action.js';
 import { timestampValue, usersTable } from '../admin/app-schema.js';
 import { updateUser } from './users-suspend.js';

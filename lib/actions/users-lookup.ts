@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ActionDefinition } from '../admin/action.js';
 import { apiKeysTable, invalidInput, maskedRow, usersTable } from '../admin/app-schema.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ActionDefinition } from '../admin/action.js';
 import { usersTable } from '../admin/app-schema.js';
 import { ACTIVE, SUSPENDED, updateUser } from './users-suspend.js';

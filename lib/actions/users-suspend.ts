@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ActionContext, ActionDefinition, ActionResult } from '../admin/action.js';
 import { audited } from '../admin/audit.js';
 import { invalidInput, maskedRow, timestampValue, usersTable, type ResolvedTable } from '../admin/app-schema.js';

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { bearerToken, roleAllows } from '../auth.js';
 import { getConfig, type OpsbookConfig } from '../config/index.js';
 import { getDeps, type Deps } from '../deps.js';

@@ -1,4 +1,4 @@
-import type { OpsbookConfig } from '../config/index.js';
+import type { Schedule } from './schedule.js';
 import type { Statement } from '../db/index.js';
 import { periodOf, previousRun } from './schedule.js';
 
@@ -17,7 +17,14 @@ export interface MissedRun {
  * this is how a missed morning report becomes visible. A checklist that has never run is not "missed":
  * a fresh install is not an outage.
  */
-export function missedRunsStatement(config: OpsbookConfig, now: Date): { statement: Statement; evaluate(rows: Array<Record<string, unknown>>): MissedRun[] } {
+/** What missed-run detection needs of a checklist (the health route reads only this much of the config). */
+export interface ScheduledChecklist {
+  id: string;
+  schedule: Schedule;
+  graceMinutes: number;
+}
+
+export function missedRunsStatement(config: { checklists: ScheduledChecklist[] }, now: Date): { statement: Statement; evaluate(rows: Array<Record<string, unknown>>): MissedRun[] } {
   const expected = config.checklists.map((c) => {
     const graceMs = c.graceMinutes * 60_000;
     const at = previousRun(c.schedule, new Date(now.getTime() - graceMs));

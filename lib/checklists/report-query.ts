@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** `GET /api/reports/latest?checklist=daily[&format=text]` */
 export const latestReportQuery = z.strictObject({

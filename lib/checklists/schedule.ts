@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * When a checklist runs, in UTC. Every schedule is at most daily (Vercel Hobby's limit), so a run is

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { StatusPageConfig } from '../config/index.js';
 import { checkBudget, type Budget } from './net/budget.js';
 import { displayUrl, fetchOnce } from './net/fetch.js';

@@ -3,15 +3,7 @@ import { configSchema, type OpsbookConfig, type OpsbookConfigInput } from './sch
 
 export * from './schema.js';
 
-/**
- * Typed helper for `opsbook.config.ts`: returns its argument, so the file stays plain data that
- * `parseConfig` validates (at load, in tests, and by `opsbook check-config`).
- * @example
- * export default defineConfig({ service: 'VocaVision', checks: { http: [{ id: 'site', url: 'https://example.com' }] } });
- */
-export function defineConfig(config: OpsbookConfigInput): OpsbookConfigInput {
-  return config;
-}
+export { defineConfig } from './define.js';
 
 /** Validate a config; an invalid one fails with every problem named by its path. */
 export function parseConfig(input: unknown): OpsbookConfig {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { readOnlyProblem } from './sql-guard.js';
 import { scheduleSchema } from '../checklists/schedule.js';
 import { taskByName, TASKS } from '../tasks/registry.js';

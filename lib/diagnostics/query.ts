@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { OpsbookError } from '../errors.js';
 import { PLAYBOOKS } from './playbooks.js';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Cron } from 'croner';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const vercelJsonSchema = z.object({
   crons: z.array(z.object({ path: z.string().startsWith('/'), schedule: z.string() })).default([]),

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { tableNameField } from './identifiers.js';
 import { runMaintenance } from './maintenance.js';
 import type { TaskDefinition } from './types.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Db } from '../db/index.js';
 import { messageOf } from '../errors.js';
 import { redactSecrets } from '../env.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { errored, ok, warn } from '../checks/outcome.js';
 import type { CheckOutcome } from '../checks/types.js';
 import type { Statement } from '../db/index.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { allChecks } from '../checks/registry.js';
 import { errored, ok, skipped, warn } from '../checks/outcome.js';
 import { ensureSchema } from '../db/schema.js';

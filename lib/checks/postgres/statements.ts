@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PostgresThresholds } from '../../config/index.js';
 import type { Row, Statement } from '../../db/index.js';
 import { duration, ok, skipped, warn } from '../outcome.js';
