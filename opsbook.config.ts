@@ -10,6 +10,9 @@ import { defineConfig } from './lib/config/define.js';
 export default defineConfig({
   service: 'Opsbook',
   links: {},
+  // Every runbook has a backup job outside Opsbook. Until yours pings it, the morning report shows this as
+  // "never pinged", with the curl line to add to the backup script.
+  heartbeats: [{ name: 'db-backup', title: 'Database backup', periodSeconds: 86_400, graceSeconds: 6 * 3600 }],
   checklists: [
     {
       id: 'daily',
