@@ -1,4 +1,5 @@
 import type { Check, CheckContext, CheckFamily, CheckOutcome } from '../types.js';
+import { postgresChecks } from './check.js';
 import type { QueryResult, Row } from '../../db/index.js';
 import { actionHint, bytes, fail, ok, skipped, warn } from '../outcome.js';
 
@@ -561,10 +562,7 @@ const unusedIndexes: Check['run'] = async (ctx, now) => {
 // ---------------------------------------------------------------------------------------------------------------
 
 const FAMILY = 'postgres.integrity';
-
-function check(id: string, title: string, severity: Check['severity'], run: Check['run']): Check {
-  return { id, title, family: FAMILY, severity, needs: ['postgres'], run };
-}
+const check = postgresChecks(FAMILY);
 
 export const family: CheckFamily = {
   family: FAMILY,
