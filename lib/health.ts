@@ -1,4 +1,4 @@
-import type { Db } from './db/index.js';
+import type { Db, QueryResult } from './db/index.js';
 import { messageOf } from './errors.js';
 import { redactSecrets } from './env.js';
 import type { RedisClient } from './redis/index.js';
@@ -63,10 +63,9 @@ export async function runHealth(
   config: { checklists: ScheduledChecklist[] } = { checklists: [] },
 ): Promise<HealthResult> {
   const budget = Math.max(1, opts.budgetMs - RESPONSE_MARGIN_MS);
-  const [database, redis, extras] = await Promise.all([
-    probe(deps.db.driver, budget, 'database SELECT 1', () => deps.db.query('SELECT 1')),
+  const [{ database, extras }, redis] = await Promise.all([
+    databaseAndState(deps.db, config, now, budget),
     probe(deps.redis.driver, budget, 'redis PING', () => deps.redis.command(['PING'])),
-    opsbookState(deps.db, config, now, budget),
   ]);
   const checklists = config.checklists.length ? extras.checklists : undefined;
   if (redis.status === 'healthy' && !deps.redis.shared && opts.production) {
@@ -96,32 +95,67 @@ export async function runHealth(
   };
 }
 
+type OpsbookState = { checklists: { state: ChecklistsState; missed: MissedRun[]; error?: string }; maintenance?: MaintenanceState };
+
+/** Databases known to hold Opsbook's schema: there the probe and the state read travel as one request. */
+const schemaSeen = new WeakSet<Db>();
+
+function stateStatements(config: { checklists: ScheduledChecklist[] }, now: Date) {
+  const missed = missedRunsStatement(config, now);
+  return {
+    statements: [missed.statement, { text: 'SELECT value FROM opsbook.settings WHERE key = $1', params: [MAINTENANCE_KEY] }],
+    evaluate(runs: QueryResult, settings: QueryResult): OpsbookState {
+      const list = missed.evaluate(runs.rows);
+      const maintenance = maintenanceState(settings.rows[0]?.value, now.getTime());
+      return { checklists: { state: list.length ? 'degraded' : 'healthy', missed: list }, ...(maintenance.enabled ? { maintenance } : {}) };
+    },
+  };
+}
+
 /**
- * Opsbook's own state for the health answer, in one read-only request beside `SELECT 1`: missed
- * checklist runs (a missed run degrades health: the morning report did not happen and nobody was told)
- * and maintenance mode.
+ * `SELECT 1`, and Opsbook's own state for the answer: missed checklist runs (a missed run degrades
+ * health: the morning report did not happen and nobody was told) and maintenance mode. On a database
+ * known to hold Opsbook's schema they are one read-only batch, so health costs one round trip to
+ * Postgres; otherwise (a fresh install, the first call of an instance) two requests in parallel.
  */
-async function opsbookState(
+async function databaseAndState(
   db: Db,
   config: { checklists: ScheduledChecklist[] },
   now: Date,
   budgetMs: number,
-): Promise<{ checklists: { state: ChecklistsState; missed: MissedRun[]; error?: string }; maintenance?: MaintenanceState }> {
-  const missed = missedRunsStatement(config, now);
-  try {
-    const [runs, settings] = await withTimeout(
-      db.batch([missed.statement, { text: 'SELECT value FROM opsbook.settings WHERE key = $1', params: [MAINTENANCE_KEY] }]),
-      budgetMs,
-      'opsbook state',
-    );
-    const list = missed.evaluate(runs!.rows);
-    const maintenance = maintenanceState(settings!.rows[0]?.value, now.getTime());
-    return { checklists: { state: list.length ? 'degraded' : 'healthy', missed: list }, ...(maintenance.enabled ? { maintenance } : {}) };
-  } catch (err) {
-    // No opsbook schema yet means no checklist has ever run and maintenance was never set.
-    if ((err as { code?: string }).code === '42P01') return { checklists: { state: 'healthy', missed: [] } };
-    return { checklists: { state: 'unknown', missed: [], error: redactSecrets(messageOf(err)) } };
+): Promise<{ database: CheckDetail; extras: OpsbookState }> {
+  const state = stateStatements(config, now);
+  if (schemaSeen.has(db)) {
+    const start = performance.now();
+    try {
+      const [, runs, settings] = await withTimeout(db.batch([{ text: 'SELECT 1' }, ...state.statements]), budgetMs, 'database SELECT 1');
+      return { database: { status: 'healthy', latencyMs: elapsedMs(start), driver: db.driver }, extras: state.evaluate(runs!, settings!) };
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      // A query-level error (class 42: the schema was dropped, a privilege revoked) says nothing about the
+      // database being up: ask again the long way. Anything else is the database failing the probe.
+      if (typeof code !== 'string' || !code.startsWith('42')) {
+        const error = redactSecrets(messageOf(err));
+        return { database: { status: 'unhealthy', latencyMs: elapsedMs(start), driver: db.driver, error }, extras: { checklists: { state: 'unknown', missed: [], error } } };
+      }
+      schemaSeen.delete(db);
+    }
   }
+  const [database, extras] = await Promise.all([
+    probe(db.driver, budgetMs, 'database SELECT 1', () => db.query('SELECT 1')),
+    (async (): Promise<OpsbookState> => {
+      try {
+        const [runs, settings] = await withTimeout(db.batch(state.statements), budgetMs, 'opsbook state');
+        schemaSeen.add(db);
+        return state.evaluate(runs!, settings!);
+      } catch (err) {
+        // No opsbook schema yet means no checklist has ever run and maintenance was never set.
+        if ((err as { code?: string }).code === '42P01') return { checklists: { state: 'healthy', missed: [] } };
+        return { checklists: { state: 'unknown', missed: [], error: redactSecrets(messageOf(err)) } };
+      }
+    })(),
+  ]);
+  return { database, extras };
 }
 
 /** The body: the runbook's shape for everyone, plus details for an authenticated caller. */

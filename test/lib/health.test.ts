@@ -54,6 +54,17 @@ describe('health over real dependencies', () => {
     expect(r).toMatchObject({ status: 'healthy', httpStatus: 200, timestamp: NOW.toISOString(), checks: { database: 'healthy', redis: 'healthy' } });
   });
 
+  it('on a database holding Opsbook schema, a warm health check is one request to Postgres', async () => {
+    const { ensureSchema } = await import('../../lib/db/schema.js');
+    await ensureSchema(neonH.db);
+    const config = { checklists: [] };
+    await runHealth({ db: neonH.db, redis: upH.redis }, opts(), NOW, config);
+    neonH.neon!.resetCount();
+    const r = await runHealth({ db: neonH.db, redis: upH.redis }, opts(), NOW, config);
+    expect(r.status).toBe('healthy');
+    expect(neonH.neon!.requests).toBe(1);
+  });
+
   it('Postgres port closed → unhealthy, 503, and Redis is still reported', async () => {
     const db = track(createPgDb(`postgres://postgres@127.0.0.1:${deadPort}/postgres`, FAST));
     const r = await runHealth({ db, redis: tcpH.redis }, opts(), NOW);
