@@ -42,6 +42,7 @@ export default defineConfig({
         { check: 'postgres.largest-tables' },
         { check: 'postgres.unused-indexes' },
         { check: 'postgres.duplicate-indexes' },
+        { task: 'analyze' },
         { manual: 'Review Dependabot pull requests and npm audit' },
         { manual: 'Verify that last week’s backups restore' },
       ],
@@ -55,6 +56,8 @@ export default defineConfig({
         { check: 'postgres.wraparound' },
         { check: 'postgres.sequences' },
         { check: 'postgres.invalid-indexes' },
+        // Opsbook's own run history, snapshots and sent reports, after retentionDays (90).
+        { task: 'prune-history' },
         { manual: 'Review costs (Vercel, database, Redis)' },
         { manual: 'Review access: remove people who left' },
       ],
