@@ -18,6 +18,7 @@ import { createMemoryRedis } from '../../lib/redis/memory.js';
 import type { ErrorReporter } from '../../lib/sentry.js';
 import { startResendSink, type ResendSink } from '../peers/resend-sink.js';
 import { openDb, type DbHarness } from '../support/drivers.js';
+import { openChecklistHarness, recordingReporter, type ChecklistHarness } from '../support/checklists.js';
 
 const RESEND_KEY = 're_test_delivery_key_0123456789';
 const MIN = 60_000;
@@ -25,23 +26,6 @@ const MIN = 60_000;
 const MON = new Date('2026-03-02T09:00:00Z');
 const at = (minutes: number, base = MON) => new Date(base.getTime() + minutes * MIN);
 
-type Captured = { kind: 'exception' | 'message'; text: string; tags?: Record<string, string> };
-/** An ErrorReporter that records what it is given (the interface is ours: lib/sentry.ts). */
-function recordingReporter(): ErrorReporter & { calls: Captured[] } {
-  const calls: Captured[] = [];
-  return {
-    enabled: true,
-    calls,
-    async captureException(err, ctx) {
-      calls.push({ kind: 'exception', text: err instanceof Error ? err.message : String(err), tags: ctx?.tags });
-    },
-    async captureMessage(message, ctx) {
-      calls.push({ kind: 'message', text: message, tags: ctx?.tags });
-    },
-    withMonitor: (_slug, fn) => fn(),
-    async flush() {},
-  };
-}
 
 type Completed = Extract<ChecklistRunResult, { status: 'completed' }>;
 function completed(r: ChecklistRunResult): Completed {
@@ -78,20 +62,14 @@ describe.each<DbDriver>(['pg', 'neon', 'pglite'])('report delivery on %s', (driv
   let deps: Deps;
   let errors: ReturnType<typeof recordingReporter>;
 
+  let harness: ChecklistHarness;
+
   beforeAll(async () => {
-    [h, sink] = await Promise.all([openDb(driver), startResendSink()]);
-    errors = recordingReporter();
-    deps = await createDeps(parseEnv({ RESEND_API_KEY: RESEND_KEY }), {
-      db: h.db,
-      redis: createMemoryRedis(),
-      email: createResendSender(RESEND_KEY, { baseUrl: sink.baseUrl, timeoutMs: 5000 }),
-      errors,
-      log: () => undefined,
-    });
-    await ensureSchema(h.db);
+    harness = await openChecklistHarness(driver, RESEND_KEY);
+    ({ h, sink, deps, errors } = harness);
   });
   afterAll(async () => {
-    await Promise.allSettled([h.close(), sink.close()]);
+    await harness.close();
   });
   beforeEach(() => {
     sink.clear();

@@ -17,6 +17,7 @@ import { TASKS } from '../../lib/tasks/registry.js';
 import type { TaskDefinition } from '../../lib/tasks/types.js';
 import { startResendSink, type ResendSink } from '../peers/resend-sink.js';
 import { openDb, type DbHarness } from '../support/drivers.js';
+import { openChecklistHarness, recordingReporter, type ChecklistHarness } from '../support/checklists.js';
 
 const RESEND_KEY = 're_test_run_key_0123456789';
 const DAY = 86_400_000;
@@ -68,22 +69,6 @@ function completed(r: ChecklistRunResult): Completed {
   return r;
 }
 
-/** An ErrorReporter that records what it is given (the interface is ours: lib/sentry.ts). */
-function recordingReporter(): ErrorReporter & { calls: Array<{ kind: 'exception' | 'message'; text: string; tags?: Record<string, string> }> } {
-  const calls: Array<{ kind: 'exception' | 'message'; text: string; tags?: Record<string, string> }> = [];
-  return {
-    enabled: true,
-    calls,
-    async captureException(err, ctx) {
-      calls.push({ kind: 'exception', text: err instanceof Error ? err.message : String(err), tags: ctx?.tags });
-    },
-    async captureMessage(message, ctx) {
-      calls.push({ kind: 'message', text: message, tags: ctx?.tags });
-    },
-    withMonitor: (_slug, fn) => fn(),
-    async flush() {},
-  };
-}
 
 /** One checklist over a flag (env.required) and, optionally, more items and checks. */
 type ChecklistInput = NonNullable<OpsbookConfigInput['checklists']>[number];
@@ -102,21 +87,15 @@ describe.each<DbDriver>(['pg', 'neon', 'pglite'])('runChecklist on %s', (driver)
   let deps: Deps;
   let errors: ReturnType<typeof recordingReporter>;
 
+  let harness: ChecklistHarness;
+
   beforeAll(async () => {
-    [h, sink] = await Promise.all([openDb(driver), startResendSink()]);
-    errors = recordingReporter();
-    deps = await createDeps(parseEnv({ RESEND_API_KEY: RESEND_KEY }), {
-      db: h.db,
-      redis: createMemoryRedis(),
-      email: createResendSender(RESEND_KEY, { baseUrl: sink.baseUrl, timeoutMs: 5000 }),
-      errors,
-      log: () => undefined,
-    });
-    await ensureSchema(h.db);
+    harness = await openChecklistHarness(driver, RESEND_KEY);
+    ({ h, sink, deps, errors } = harness);
     await h.db.query('CREATE TABLE IF NOT EXISTS widgets (id serial PRIMARY KEY)');
   });
   afterAll(async () => {
-    await Promise.allSettled([h.close(), sink.close()]);
+    await harness.close();
   });
 
   const emailsOf = (checklist: string) => sink.emails.filter((e) => e.headers?.['X-Opsbook-Checklist'] === checklist);
