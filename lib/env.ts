@@ -142,10 +142,18 @@ export function upstashCredentials(env: Env): { url: string; token: string } | u
   return undefined;
 }
 
+/** Variables the config names as holding secrets (e.g. `checks.postgres.databaseUrlEnv`). */
+const configuredSecrets = new Set<string>();
+
+/** Treat the variable `name` as a secret from now on: its value is redacted like DATABASE_URL's. */
+export function registerSecretVariable(name: string): void {
+  configuredSecrets.add(name);
+}
+
 /** Replace every secret value that occurs in `text` with its variable name, for logs. */
 export function redactSecrets(text: string, env: Partial<Record<string, unknown>> = process.env): string {
   let out = text;
-  for (const name of SECRET_VARIABLES) {
+  for (const name of [...SECRET_VARIABLES, ...configuredSecrets]) {
     const value = env[name];
     if (typeof value === 'string' && value.length >= 4) out = out.split(value).join(`[${name}]`);
   }

@@ -24,11 +24,18 @@ export function json(body: unknown, init: { status?: number; headers?: Record<st
  * The one wrapper every route goes through: a request id, and any thrown error turned into the single
  * error shape. Routes stay thin: they receive the request and its id and return a Response.
  */
-export function route(handler: (request: Request, requestId: string) => Promise<Response>): (request: Request) => Promise<Response> {
-  return async (request) => {
+/** What Vercel's Node runtime passes a Web handler besides the request. */
+export interface RequestContext {
+  waitUntil?: (promise: Promise<unknown>) => void;
+}
+
+export function route(
+  handler: (request: Request, requestId: string, context: RequestContext) => Promise<Response>,
+): (request: Request, context?: RequestContext) => Promise<Response> {
+  return async (request, context = {}) => {
     const requestId = requestIdOf(request);
     try {
-      const res = await handler(request, requestId);
+      const res = await handler(request, requestId, context);
       if (!res.headers.has('x-request-id')) res.headers.set('x-request-id', requestId);
       return res;
     } catch (err) {
@@ -38,9 +45,23 @@ export function route(handler: (request: Request, requestId: string) => Promise<
 }
 
 /** HEAD answers like GET without a body, as HTTP requires. */
-export function headOf(get: (request: Request) => Promise<Response>): (request: Request) => Promise<Response> {
-  return async (request) => {
-    const res = await get(request);
+export function headOf(get: (request: Request, context?: RequestContext) => Promise<Response>): (request: Request, context?: RequestContext) => Promise<Response> {
+  return async (request, context) => {
+    const res = await get(request, context);
     return new Response(null, { status: res.status, headers: res.headers });
   };
+}
+
+/**
+ * Work that must not delay the answer: handed to the platform's `waitUntil` (Vercel keeps the function
+ * alive until it settles). Where there is none (the local runner, tests) it is awaited before answering,
+ * so no promise is ever left dangling. Failures are logged, never thrown.
+ */
+export async function afterResponse(context: RequestContext, task: () => Promise<unknown>, onError: (err: unknown) => void): Promise<void> {
+  const run = task().then(
+    () => undefined,
+    (err) => onError(err),
+  );
+  if (context.waitUntil) context.waitUntil(run);
+  else await run;
 }

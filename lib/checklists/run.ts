@@ -12,7 +12,11 @@ import { withTimeout, TimeoutError } from '../timeout.js';
 import { deliverPending, deliverReport, type Delivery } from './delivery.js';
 import { describeSchedule, isDue, periodOf } from './schedule.js';
 import { loadTrends } from './trends.js';
-import { areaOf, computeTransitions, type PreviousState } from './transitions.js';
+import { areaOf } from './transitions.js';
+import { alertKey, evaluateAlerts, type Evaluated } from '../alerts/evaluate.js';
+import { openWindows } from '../alerts/maintenance.js';
+import { claimAlert, loadStates, writeStateStatement } from '../alerts/store.js';
+import { MAINTENANCE_KEY, maintenanceState } from '../flags-reader.js';
 
 export interface ChecklistRunOptions {
   /**
@@ -77,10 +81,16 @@ export async function runChecklist(deps: Deps, config: OpsbookConfig, id: string
   let runId = 0;
   if (!dryRun) {
     // The claim: a conditional insert on (checklist, period). A duplicate delivery finds the row and stops.
+    // A run that failed, or was left running past its limit (a crashed or frozen instance), is taken
+    // over by the next invocation for the same period, so a fault never costs the period its run.
+    const staleBefore = new Date(now.getTime() - list.sentry.maxRuntime * 60_000).toISOString();
     const claimed = await db.query<{ id: string }>(
       `INSERT INTO opsbook.job_runs (job, period, status, started_at) VALUES ($1, $2, 'running', $3)
-       ON CONFLICT (job, period) DO NOTHING RETURNING id`,
-      [id, period, now.toISOString()],
+       ON CONFLICT (job, period) DO UPDATE SET status = 'running', started_at = EXCLUDED.started_at, finished_at = NULL, error = NULL,
+         attempts = opsbook.job_runs.attempts + 1
+       WHERE opsbook.job_runs.status = 'failed' OR (opsbook.job_runs.status = 'running' AND opsbook.job_runs.started_at < $4)
+       RETURNING id`,
+      [id, period, now.toISOString(), staleBefore],
     );
     if (!claimed.rows[0]) {
       const existing = await db.query<{ id: string; delivery: string | null }>(
@@ -95,9 +105,16 @@ export async function runChecklist(deps: Deps, config: OpsbookConfig, id: string
 
   try {
     progress(`${list.title} — ${period}${dryRun ? ' (dry run: nothing is stored or sent)' : ''}`);
-    const items = await runItems(deps, config, list, now, dryRun, progress);
-    const previous = dryRun || runId === 0 ? new Map<string, PreviousState>() : await loadPrevious(deps, id, runId);
-    const transitions = computeTransitions(items, previous, now);
+    const { items, hiddenRoots } = await runItems(deps, config, list, now, dryRun, progress);
+    // Alert state: read (one request), advanced in code, written with the run. Only scheduled runs move
+    // it: an engineer's manual run previews the transitions and pages nobody.
+    // Roots that passed unlisted (postgres.reachable) still count, so a root-cause incident resolves.
+    const observed = [...items, ...hiddenRoots];
+    const context = dryRun ? { states: new Map(), windows: openWindows(config.maintenanceWindows, now), missed: [] } : await loadAlertContext(deps, config, id, observed, now);
+    const evaluation = evaluateAlerts(id, observed, context.states, config.alerts, context.windows, now);
+    const transitions = { items: evaluation.items.slice(0, items.length).map((e) => e.item), report: evaluation.transitions };
+    const notes = [...context.missed, ...evaluation.notes];
+    if (mode === 'manual' && !dryRun) notes.push('Manual run: alert states are shown as they would move, but only scheduled runs change them or send alerts.');
     const trends = await loadTrends(deps, items, now).catch(() => ({}));
     const counts = countItems(items, list);
     const model: ReportModel = {
@@ -113,6 +130,7 @@ export async function runChecklist(deps: Deps, config: OpsbookConfig, id: string
       trends,
       manual: list.items.filter(isManual).map((i) => ({ text: i.manual, owner: i.owner, link: i.link, lastDone: i.lastDone })),
       links: config.links,
+      ...(notes.length ? { notes } : {}),
     };
     const rendered = renderReport(model);
     const summary = {
@@ -125,8 +143,9 @@ export async function runChecklist(deps: Deps, config: OpsbookConfig, id: string
 
     const wantsEmail = mode === 'manual' ? opts.send === true : shouldNotify(list.notify, counts, summary);
     const recipients = [...new Set([...(list.recipients ?? config.recipients), ...deps.env.OPSBOOK_EMAIL_TO])];
-    const reportId = await storeRun(deps, runId, id, period, now, transitions.items, rendered, recipients, wantsEmail);
-    await alertTransitions(deps, config, list, transitions.report.newFailures);
+    const stateWrites = mode === 'scheduled' ? evaluation.items.filter((e) => e.step.next !== context.states.get(e.key)) : [];
+    const { reportId, written } = await storeRun(deps, runId, id, period, now, transitions.items, rendered, recipients, wantsEmail, stateWrites);
+    await sendAlerts(deps, config, list, evaluation.items.filter((e) => e.step.alert && written.has(e.key)), now);
     const delivery = wantsEmail ? await deliverReport(deps, config, reportId, now) : { delivery: 'not-needed' as const };
     return { ...base, report: { id: reportId, subject: rendered.subject, ...delivery } };
   } catch (err) {
@@ -158,7 +177,14 @@ function countItems(items: ReportItem[], list: ChecklistConfig): ReportModel['co
 }
 
 /** Checks run as one diagnostics run (two Postgres round trips); tasks run beside it, each bounded. */
-async function runItems(deps: Deps, config: OpsbookConfig, list: ChecklistConfig, now: Date, dryRun: boolean, progress: (l: string) => void): Promise<ReportItem[]> {
+async function runItems(
+  deps: Deps,
+  config: OpsbookConfig,
+  list: ChecklistConfig,
+  now: Date,
+  dryRun: boolean,
+  progress: (l: string) => void,
+): Promise<{ items: ReportItem[]; hiddenRoots: ReportItem[] }> {
   // A family with nothing configured (no heartbeats yet) is simply empty; an id that names nothing is an error item.
   const available = allChecks(config);
   const wanted = list.items.filter(isCheck).map((i) => i.check);
@@ -167,14 +193,14 @@ async function runItems(deps: Deps, config: OpsbookConfig, list: ChecklistConfig
   const tasks = list.items.filter(isTask) as Array<{ task: string } & Record<string, unknown>>;
   const line = (status: CheckStatus, id: string, summary: string) => progress(`  ${status.toUpperCase().padEnd(7)} ${id.padEnd(34)} ${summary}`);
 
-  const checksPromise: Promise<CheckResult[]> = selectors.length
+  const checksPromise: Promise<{ checks: CheckResult[]; hiddenRoots?: CheckResult[] }> = selectors.length
     ? runDiagnostics(
         deps,
         config,
         { only: selectors, snapshot: !dryRun, checkTimeoutMs: list.itemTimeoutMs, budgetMs: list.itemTimeoutMs + 1000, onResult: (r) => line(r.status, r.id, r.summary) },
         now,
-      ).then((r) => r.checks)
-    : Promise.resolve([]);
+      )
+    : Promise.resolve({ checks: [] });
 
   const taskPromise = Promise.all(
     tasks.map(async (params, n): Promise<ReportItem> => {
@@ -197,13 +223,12 @@ async function runItems(deps: Deps, config: OpsbookConfig, list: ChecklistConfig
     }),
   );
 
-  const checks: CheckResult[] = await checksPromise;
+  const { checks, hiddenRoots = [] } = await checksPromise;
   for (const sel of unknown) {
     // The run still reports everything else; `opsbook check-config` catches this before deploying.
     checks.push({ id: sel, title: sel, family: 'checklists', severity: 'P3', status: 'error', summary: `no check matches "${sel}"`, durationMs: 0 });
   }
-  const checkItems = checks.map(
-    (c): ReportItem => ({
+  const toItem = (c: CheckResult): ReportItem => ({
       key: `check:${c.id}`,
       kind: 'check',
       id: c.id,
@@ -215,18 +240,9 @@ async function runItems(deps: Deps, config: OpsbookConfig, list: ChecklistConfig
       details: c.details,
       more: c.more,
       hint: c.hint,
-    }),
-  );
-  return [...checkItems, ...(await taskPromise)];
-}
-
-async function loadPrevious(deps: Deps, checklist: string, runId: number): Promise<Map<string, PreviousState>> {
-  const { rows } = await deps.db.query<{ item_key: string; status: CheckStatus; failing_since: string | Date | null }>(
-    `SELECT item_key, status, failing_since FROM opsbook.run_results WHERE run_id = (
-       SELECT id FROM opsbook.job_runs WHERE job = $1 AND status = 'ok' AND id <> $2 ORDER BY started_at DESC, id DESC LIMIT 1)`,
-    [checklist, runId],
-  );
-  return new Map(rows.map((r) => [r.item_key, { status: r.status, failingSince: r.failing_since ? new Date(r.failing_since) : undefined }]));
+      ...(c.suppressedBy ? { suppressedBy: c.suppressedBy } : {}),
+    });
+  return { items: [...checks.map(toItem), ...(await taskPromise)], hiddenRoots: hiddenRoots.map(toItem) };
 }
 
 /**
@@ -249,7 +265,8 @@ async function storeRun(
   rendered: { subject: string; html: string; text: string },
   recipients: string[],
   wantsEmail: boolean,
-): Promise<number> {
+  stateWrites: Evaluated[],
+): Promise<{ reportId: number; written: Set<string> }> {
   const statements = items.map((i) => ({
     text: `INSERT INTO opsbook.run_results (run_id, item_key, kind, status, summary, failing_since, data) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)`,
     params: [
@@ -276,19 +293,48 @@ async function storeRun(
         text: `UPDATE opsbook.job_runs SET status = 'ok', finished_at = $2, summary = $3::jsonb WHERE id = $1`,
         params: [runId, new Date().toISOString(), JSON.stringify(counts)],
       },
+      ...stateWrites.map((e) => writeStateStatement(e.key, e.step.next, e.prevVersion, checklist, now)),
     ],
     { readOnly: false },
   );
-  return Number((results[statements.length]!.rows[0] as { id: string }).id);
+  const written = new Set(results.slice(statements.length + 2).flatMap((r) => r.rows.map((row) => String((row as { key: string }).key))));
+  return { reportId: Number((results[statements.length]!.rows[0] as { id: string }).id), written };
 }
 
-/** One Sentry event per new failure, fingerprinted by checklist and item, so a repeat joins its issue. */
-async function alertTransitions(deps: Deps, config: OpsbookConfig, list: ChecklistConfig, newFailures: ReportItem[]): Promise<void> {
-  for (const item of newFailures) {
-    await deps.errors.captureMessage(`${config.service} · ${list.id}: ${item.id} is failing — ${item.summary}`, {
-      level: item.status === 'fail' ? 'error' : 'warning',
-      tags: { checklist: list.id, item: item.id, severity: item.severity ?? 'P3' },
-      fingerprint: ['opsbook', list.id, item.key],
+/**
+ * Exactly one Sentry event per incident: each alert is claimed by a conditional update first, so a
+ * second instance (or a retried run) finds it claimed and stays quiet. Fingerprinted by checklist and
+ * check, so incidents of the same check join one Sentry issue.
+ */
+async function sendAlerts(deps: Deps, config: OpsbookConfig, list: ChecklistConfig, alerts: Evaluated[], now: Date): Promise<void> {
+  for (const e of alerts) {
+    if (!(await claimAlert(deps.db, e.key, e.step.alert!.seq, now))) continue;
+    await deps.errors.captureMessage(`${config.service} · ${list.id}: ${e.item.id} is failing — ${e.item.summary}`, {
+      level: e.item.status === 'fail' ? 'error' : 'warning',
+      tags: { checklist: list.id, item: e.item.id, severity: e.item.severity ?? 'P3', incident: String(e.step.alert!.seq) },
+      fingerprint: ['opsbook', e.key],
     });
   }
+}
+
+/** What the alert evaluation needs besides the results: stored states, maintenance mode, missed runs to mention. */
+async function loadAlertContext(deps: Deps, config: OpsbookConfig, checklist: string, items: ReportItem[], now: Date) {
+  const keys = items.map((i) => alertKey(checklist, i));
+  const [states, settings, missed] = await Promise.all([
+    loadStates(deps.db, keys),
+    deps.db.query<{ value: unknown }>('SELECT value FROM opsbook.settings WHERE key = $1', [MAINTENANCE_KEY]),
+    deps.db.query<{ period: string; raised_at: string | Date; muted: boolean }>(
+      `SELECT period, raised_at, muted FROM opsbook.missed_alerts WHERE checklist = $1 AND raised_at > COALESCE(
+         (SELECT max(started_at) FROM opsbook.job_runs WHERE job = $1 AND status = 'ok'), '-infinity') ORDER BY period`,
+      [checklist],
+    ),
+  ]);
+  const mode = maintenanceState(settings.rows[0]?.value, now.getTime());
+  return {
+    states,
+    windows: openWindows(config.maintenanceWindows, now, mode),
+    missed: missed.rows.map(
+      (r) => `Missed run: the ${r.period} run did not happen; ${r.muted ? 'recorded during maintenance (not alerted)' : `alerted at ${new Date(r.raised_at).toISOString()}`}.`,
+    ),
+  };
 }

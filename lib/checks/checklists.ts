@@ -18,11 +18,11 @@ export const family: CheckFamily = {
             title: 'Checklist runs on schedule',
             family: 'checklists',
             severity: 'P2',
-            needs: ['postgres'],
+            needs: ['store'],
             async run(ctx, now) {
               const { statement, evaluate } = missedRunsStatement(ctx.config, now);
-              await ctx.pg.caps();
-              const [res] = await ctx.pg.batch([statement]);
+              await ctx.store.caps();
+              const [res] = await ctx.store.batch([statement]);
               const missed = evaluate(res!.rows);
               if (missed.length === 0) return ok(`${ctx.config.checklists.length} checklist(s) ran on schedule`);
               return fail(`${missed.length} checklist run(s) missed: ${missed.map((m) => `${m.checklist} (${m.period})`).join(', ')}`, {

@@ -6,7 +6,7 @@ import { checkBudget } from './net/budget.js';
 import { errorCode } from './net/errors.js';
 import { truncate } from './net/redact.js';
 import { errored, fail, ok } from './outcome.js';
-import type { Check, CheckFamily, CheckOutcome } from './types.js';
+import type { Check, CheckFamily, CheckOutcome, Need } from './types.js';
 
 const SHOWN_ANSWERS = 5;
 
@@ -25,7 +25,7 @@ function dnsCheck(cfg: DnsCheckConfig): Check {
     title: `DNS ${cfg.type} ${cfg.name}`,
     family: 'dns',
     severity: cfg.severity,
-    needs: ['network'],
+    needs: ['network', ...(cfg.needs as Need[])],
     run: (ctx) => runDns(cfg, ctx.timeoutMs),
   };
 }

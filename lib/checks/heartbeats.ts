@@ -20,7 +20,7 @@ function loadStates(ctx: CheckContext): Promise<Map<string, HeartbeatState>> {
   let load = loads.get(ctx);
   if (!load) {
     const names = ctx.config.heartbeats.map((h) => h.name);
-    load = ctx.pg.batch([{ text: STATE_SQL, params: [JSON.stringify(names)] }]).then(([res]) => {
+    load = ctx.store.batch([{ text: STATE_SQL, params: [JSON.stringify(names)] }]).then(([res]) => {
       const states = new Map<string, HeartbeatState>();
       for (const r of res!.rows) states.set(String(r.name), stateOf(r));
       return states;
@@ -135,11 +135,11 @@ function heartbeatCheck(h: HeartbeatConfig): Check {
     title: h.title ?? `Heartbeat ${h.name}`,
     family: 'heartbeats',
     severity: h.severity,
-    needs: ['postgres'],
+    needs: ['store'],
     async run(ctx, now) {
       let states: Map<string, HeartbeatState>;
       try {
-        await ctx.pg.caps();
+        await ctx.store.caps();
         states = await loadStates(ctx);
       } catch (err) {
         return errored(`could not read heartbeat pings: ${redactSecrets(messageOf(err)).slice(0, 300)}`);

@@ -5,7 +5,7 @@ import { displayUrl, fetchOnce, MAX_BODY_BYTES, type FetchOutcome } from './net/
 import { conditionProblem, evaluate, formatValue, type ConditionFailure } from './net/json-path.js';
 import { redactOutcome, redactText, truncate, type Secret } from './net/redact.js';
 import { errored, fail, ok, skipped, warn } from './outcome.js';
-import type { Check, CheckFamily, CheckOutcome } from './types.js';
+import type { Check, CheckFamily, CheckOutcome, Need } from './types.js';
 
 /** First retry waits this long, then twice as long each time (only after network errors). */
 const BACKOFF_MS = 200;
@@ -29,7 +29,7 @@ function httpCheck(cfg: HttpCheckConfig): Check {
     title: cfg.title ?? `${cfg.method} ${displayUrl(cfg.url)}`,
     family: 'http',
     severity: cfg.severity,
-    needs: ['network'],
+    needs: ['network', ...(cfg.needs as Need[])],
     async run(ctx) {
       const secrets: Secret[] = [];
       try {

@@ -50,7 +50,10 @@ interface Pending {
  * fails (one check's statement raised), each caller's statements are re-run on their own so the failure
  * stays with the check that caused it.
  */
-export function createPgAccess(db: Db, opts: { withSnapshots?: boolean } = {}): PgAccess & { readonly roundTrips: number } {
+export function createPgAccess(
+  db: Db,
+  opts: { withSnapshots?: boolean; /** Read previous snapshots from Opsbook's store instead (a separate diagnosed database). */ previousFrom?: PgAccess } = {},
+): PgAccess & { readonly roundTrips: number } {
   let roundTrips = 0;
   let capsPromise: Promise<PgCapabilities> | undefined;
   let pending: Pending[] = [];
@@ -58,14 +61,18 @@ export function createPgAccess(db: Db, opts: { withSnapshots?: boolean } = {}): 
 
   async function loadCaps(): Promise<PgCapabilities> {
     // Snapshots live in Opsbook's schema; a role that may not create it still gets every other check.
-    const snapshots = opts.withSnapshots !== false && (await schemaReady(db));
+    const snapshots = opts.withSnapshots !== false && !opts.previousFrom && (await schemaReady(db));
     roundTrips++;
-    const results = await db.batch(snapshots ? [{ text: CAPS_SQL }, { text: PREVIOUS_SQL }] : [{ text: CAPS_SQL }]);
+    const [results, fromStore] = await Promise.all([
+      db.batch(snapshots ? [{ text: CAPS_SQL }, { text: PREVIOUS_SQL }] : [{ text: CAPS_SQL }]),
+      // The store being down must not make the diagnosed database look down: its checks lose only the diff.
+      opts.previousFrom?.caps().then((c) => c.previous, () => ({})),
+    ]);
     const row = results[0]!.rows[0] as Record<string, unknown>;
     const preload = typeof row.preload === 'string' ? row.preload : undefined;
     const pssInstalled = typeof row.pss_schema === 'string';
     const loaded = preload === undefined ? pssInstalled : preload.split(',').map((s) => s.trim()).includes('pg_stat_statements');
-    const previous: PgCapabilities['previous'] = {};
+    const previous: PgCapabilities['previous'] = { ...fromStore };
     for (const r of results[1]?.rows ?? []) {
       previous[String(r.kind)] = { takenAt: new Date(r.taken_at as string).toISOString(), data: r.data };
     }

@@ -1,5 +1,6 @@
 import type { OpsbookConfig } from '../config/index.js';
 import type { Check, CheckFamily } from './types.js';
+import { family as pgReachable } from './postgres/reachable.js';
 import { family as pgActivity } from './postgres/activity.js';
 import { family as pgStatements } from './postgres/statements.js';
 import { family as pgStorage } from './postgres/storage.js';
@@ -19,6 +20,7 @@ import { family as checklists } from './checklists.js';
 
 /** Every check family. Adding a family is one file and one line here. */
 export const FAMILIES: CheckFamily[] = [
+  pgReachable,
   pgActivity,
   pgStatements,
   pgStorage,

@@ -3,7 +3,7 @@ import type { Statement } from '../db/index.js';
 import { messageOf } from '../errors.js';
 import { redactSecrets } from '../env.js';
 import { errored, grade } from './outcome.js';
-import type { Check, CheckContext, CheckFamily, CheckOutcome } from './types.js';
+import type { Check, CheckContext, CheckFamily, CheckOutcome, Need } from './types.js';
 
 /**
  * Config-defined SQL metrics (`sql.<id>`): one SELECT/WITH returning a number, graded by thresholds.
@@ -102,7 +102,7 @@ function sqlMetricCheck(m: SqlMetricConfig): Check {
     title: m.title,
     family: 'sql-metrics',
     severity: m.severity,
-    needs: ['postgres'],
+    needs: ['postgres', ...(m.needs as Need[])],
     async run(ctx: CheckContext) {
       const statements = metricStatements(m, ctx.timeoutMs);
       let rows: Array<Record<string, unknown>>;

@@ -4,7 +4,7 @@ import { checkBudget, type Budget } from './net/budget.js';
 import { displayUrl, fetchOnce } from './net/fetch.js';
 import { truncate } from './net/redact.js';
 import { errored, fail, ok, warn } from './outcome.js';
-import type { Check, CheckFamily, CheckOutcome, CheckStatus } from './types.js';
+import type { Check, CheckFamily, CheckOutcome, CheckStatus, Need } from './types.js';
 
 /**
  * Third-party status (Atlassian Statuspage v2: Stripe, GitHub, Vercel, Neon…). The indicator is the
@@ -43,7 +43,7 @@ function statusPageCheck(cfg: StatusPageConfig): Check {
     title: cfg.title ?? `Status page ${host}`,
     family: 'statuspage',
     severity: cfg.severity,
-    needs: ['network'],
+    needs: ['network', ...(cfg.needs as Need[])],
     async run(ctx) {
       const budget = checkBudget(ctx.timeoutMs, cfg.timeoutMs);
       const url = statusUrl(cfg.url);

@@ -5,7 +5,7 @@ import { checkBudget } from './net/budget.js';
 import { netError, timeoutError, type NetError } from './net/errors.js';
 import { truncate } from './net/redact.js';
 import { errored, fail, ok } from './outcome.js';
-import type { Check, CheckFamily } from './types.js';
+import type { Check, CheckFamily, Need } from './types.js';
 
 /**
  * TCP reachability (runbook 000: libp2p bootstrap nodes reachable): a connection is opened and closed
@@ -23,7 +23,7 @@ function tcpCheck(cfg: TcpCheckConfig): Check {
     title: `TCP ${target}`,
     family: 'tcp',
     severity: cfg.severity,
-    needs: ['network'],
+    needs: ['network', ...(cfg.needs as Need[])],
     async run(ctx) {
       const ms = checkBudget(ctx.timeoutMs, cfg.timeoutMs).callMs();
       const started = performance.now();

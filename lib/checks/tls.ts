@@ -7,7 +7,7 @@ import { checkBudget } from './net/budget.js';
 import { netError, timeoutError, type NetError } from './net/errors.js';
 import { truncate } from './net/redact.js';
 import { errored, fail, ok, warn } from './outcome.js';
-import type { Check, CheckFamily, CheckOutcome, CheckStatus } from './types.js';
+import type { Check, CheckFamily, CheckOutcome, CheckStatus, Need } from './types.js';
 
 const DAY_MS = 86_400_000;
 
@@ -27,7 +27,7 @@ function tlsCheck(cfg: TlsCheckConfig): Check {
     title: `TLS certificate ${cfg.host}:${cfg.port}`,
     family: 'tls',
     severity: cfg.severity,
-    needs: ['network'],
+    needs: ['network', ...(cfg.needs as Need[])],
     async run(ctx, now) {
       // Node silently ignores a `ca` it cannot read, which would surface later as a puzzling "not trusted".
       const caProblem = cfg.ca === undefined ? undefined : pemProblem(cfg.ca);

@@ -6,8 +6,11 @@ import type { RedisClient } from '../redis/index.js';
 export type { Severity } from '../config/index.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skipped' | 'error';
-/** What a check needs to run; a missing need makes it `skipped`, a down one `error`. */
-export type Need = 'postgres' | 'redis' | 'queue-redis' | 'network';
+/**
+ * What a check needs: the diagnosed Postgres, Opsbook's own store, Redis, the queue Redis, the network,
+ * or another check by id (`tcp.api`). While a need is down the check is `suppressed` (lib/checks/dependencies.ts).
+ */
+export type Need = 'postgres' | 'store' | 'redis' | 'queue-redis' | 'network' | `${string}.${string}`;
 
 /** What to do about a finding. Where an admin action fixes it, its path and a dry-run body. */
 export interface Hint {
@@ -35,6 +38,8 @@ export interface CheckResult extends CheckOutcome {
   family: string;
   severity: Severity;
   durationMs: number;
+  /** Set when the check's result was replaced because something it needs is down: the root cause. */
+  suppressedBy?: string;
 }
 
 /** Facts about the Postgres server, learned in the first round trip and shared by every check. */
@@ -69,6 +74,8 @@ export interface CheckContext {
   deps: Deps;
   config: OpsbookConfig;
   pg: PgAccess;
+  /** Opsbook's own tables (heartbeats, runs): the same access as `pg` unless a separate database is diagnosed. */
+  store: PgAccess;
   /** Redis holding BullMQ queues (the main Redis unless configured otherwise); undefined when none. */
   queueRedis?: RedisClient;
   /** Per-check time limit, ms. */

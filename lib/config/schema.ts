@@ -111,6 +111,13 @@ export const httpCheck = z.strictObject({
   retries: z.number().int().min(0).max(5).default(1),
   /** @default 5000 */
   timeoutMs: positive.max(60_000).default(5000),
+  /**
+   * What this check needs: \`postgres\`, \`redis\`, or another check's id (\`tcp.api-host\`). While a need is
+   * down, this check reports \`suppressed: <need> unreachable\` and raises no alert of its own.
+   * @default []
+   * @example ["dns.api", "tcp.api-host"]
+   */
+  needs: z.array(z.string().regex(/^(postgres|redis|[a-z][a-z0-9_-]*\.[a-z0-9_.-]+)$/, 'must be "postgres", "redis" or a check id such as "tcp.api"')).max(20).default([]),
   severity: severity.default('P2'),
 });
 
@@ -125,6 +132,13 @@ export const tlsCheck = z.strictObject({
   /** Trust these extra CA certificates (PEM), e.g. a private CA. */
   ca: z.string().optional(),
   timeoutMs: positive.max(60_000).default(5000),
+  /**
+   * What this check needs: \`postgres\`, \`redis\`, or another check's id (\`tcp.api-host\`). While a need is
+   * down, this check reports \`suppressed: <need> unreachable\` and raises no alert of its own.
+   * @default []
+   * @example ["dns.api", "tcp.api-host"]
+   */
+  needs: z.array(z.string().regex(/^(postgres|redis|[a-z][a-z0-9_-]*\.[a-z0-9_.-]+)$/, 'must be "postgres", "redis" or a check id such as "tcp.api"')).max(20).default([]),
   severity: severity.default('P2'),
 });
 
@@ -137,6 +151,13 @@ export const dnsCheck = z.strictObject({
   /** DNS server to ask (host or host:port); the system resolver otherwise. */
   server: z.string().optional(),
   timeoutMs: positive.max(60_000).default(3000),
+  /**
+   * What this check needs: \`postgres\`, \`redis\`, or another check's id (\`tcp.api-host\`). While a need is
+   * down, this check reports \`suppressed: <need> unreachable\` and raises no alert of its own.
+   * @default []
+   * @example ["dns.api", "tcp.api-host"]
+   */
+  needs: z.array(z.string().regex(/^(postgres|redis|[a-z][a-z0-9_-]*\.[a-z0-9_.-]+)$/, 'must be "postgres", "redis" or a check id such as "tcp.api"')).max(20).default([]),
   severity: severity.default('P2'),
 });
 
@@ -145,6 +166,13 @@ export const tcpCheck = z.strictObject({
   host: z.string().min(1).max(253),
   port: z.number().int().min(1).max(65535),
   timeoutMs: positive.max(60_000).default(3000),
+  /**
+   * What this check needs: \`postgres\`, \`redis\`, or another check's id (\`tcp.api-host\`). While a need is
+   * down, this check reports \`suppressed: <need> unreachable\` and raises no alert of its own.
+   * @default []
+   * @example ["dns.api", "tcp.api-host"]
+   */
+  needs: z.array(z.string().regex(/^(postgres|redis|[a-z][a-z0-9_-]*\.[a-z0-9_.-]+)$/, 'must be "postgres", "redis" or a check id such as "tcp.api"')).max(20).default([]),
   severity: severity.default('P3'),
 });
 
@@ -154,6 +182,13 @@ export const statusPageCheck = z.strictObject({
   /** Base URL of an Atlassian Statuspage, e.g. https://status.stripe.com (…/api/v2/status.json is added), or the full status.json URL. */
   url: z.string().url(),
   timeoutMs: positive.max(60_000).default(5000),
+  /**
+   * What this check needs: \`postgres\`, \`redis\`, or another check's id (\`tcp.api-host\`). While a need is
+   * down, this check reports \`suppressed: <need> unreachable\` and raises no alert of its own.
+   * @default []
+   * @example ["dns.api", "tcp.api-host"]
+   */
+  needs: z.array(z.string().regex(/^(postgres|redis|[a-z][a-z0-9_-]*\.[a-z0-9_.-]+)$/, 'must be "postgres", "redis" or a check id such as "tcp.api"')).max(20).default([]),
   severity: severity.default('P3'),
 });
 
@@ -176,6 +211,13 @@ export const sqlMetric = z.strictObject({
   fail: z.number().optional(),
   unit: z.string().max(20).optional(),
   timeoutMs: positive.max(60_000).default(5000),
+  /**
+   * What this check needs: \`postgres\`, \`redis\`, or another check's id (\`tcp.api-host\`). While a need is
+   * down, this check reports \`suppressed: <need> unreachable\` and raises no alert of its own.
+   * @default []
+   * @example ["dns.api", "tcp.api-host"]
+   */
+  needs: z.array(z.string().regex(/^(postgres|redis|[a-z][a-z0-9_-]*\.[a-z0-9_.-]+)$/, 'must be "postgres", "redis" or a check id such as "tcp.api"')).max(20).default([]),
   severity: severity.default('P3'),
 });
 
@@ -203,7 +245,19 @@ export const heartbeat = z
   .refine((h) => (h.periodSeconds === undefined) !== (h.cron === undefined), 'set exactly one of periodSeconds or cron');
 
 export const checksConfig = z.strictObject({
-  postgres: z.strictObject({ enabled: z.boolean().default(true), thresholds: postgresThresholds.default(postgresThresholds.parse({})) }).default({ enabled: true, thresholds: postgresThresholds.parse({}) }),
+  postgres: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      thresholds: postgresThresholds.default(postgresThresholds.parse({})),
+      /**
+       * Environment variable holding the URL of the database to diagnose, when it is not the one Opsbook
+       * keeps its own state in (DATABASE_URL). Postgres checks and SQL metrics then run there, and an
+       * outage of that database is reported (one root cause) instead of stopping the checklist.
+       * @example "APP_DATABASE_URL"
+       */
+      databaseUrlEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
+    })
+    .default({ enabled: true, thresholds: postgresThresholds.parse({}) }),
   redis: z.strictObject({ enabled: z.boolean().default(true), thresholds: redisThresholds.default(redisThresholds.parse({})) }).default({ enabled: true, thresholds: redisThresholds.parse({}) }),
   queues: z.strictObject({ enabled: z.boolean().default(true) }).and(queuesConfig).default({ enabled: true, ...queuesConfig.parse({}) }),
   http: z.array(httpCheck).default([]),
@@ -215,6 +269,57 @@ export const checksConfig = z.strictObject({
   requiredEnv: z.array(z.string().regex(/^[A-Z_][A-Z0-9_]*$/)).default([]),
   sqlMetrics: z.array(sqlMetric).default([]),
 });
+
+
+/** When a failing check becomes an alert, and when it is resolved (Gatus-style thresholds). */
+export const alertThresholds = z.strictObject({
+  /** Consecutive failing runs before the check alerts; fewer is `degraded`. @default 2 */
+  alertAfter: z.number().int().min(1).max(100).default(2),
+  /** Consecutive passing runs before an alerting check is resolved; fewer is `degraded`. @default 2 */
+  recoverAfter: z.number().int().min(1).max(100).default(2),
+});
+
+export const alertsConfig = z.strictObject({
+  ...alertThresholds.shape,
+  /**
+   * Thresholds per check, by id or family prefix; the most specific selector wins.
+   * @example { "http.flaky": { "alertAfter": 3 }, "postgres": { "alertAfter": 1 } }
+   */
+  perCheck: z.record(z.string().min(1).max(100), alertThresholds.partial()).default({}),
+});
+
+/**
+ * A maintenance window: alerts are muted while it is open, results are still recorded, and the report
+ * says so. It opens at \`start\` (HH:MM, UTC) on the days its recurrence names, or on a cron schedule, or
+ * once \`at\` a given instant, and lasts \`durationMinutes\`.
+ */
+export const maintenanceWindow = z
+  .strictObject({
+    id,
+    title: z.string().max(200).optional(),
+    /** HH:MM UTC, with \`weekday\` or \`dayOfMonth\`. @default "00:00" */
+    start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (UTC)').default('00:00'),
+    /** How long the window stays open. @example 120 */
+    durationMinutes: z.number().int().min(1).max(31 * 24 * 60),
+    /** Every week on these days. @example ["sat", "sun"] */
+    weekday: z.array(z.enum(['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'])).min(1).optional(),
+    /** Every month on these days (a day past the month's end never comes). @example [1] */
+    dayOfMonth: z.array(z.number().int().min(1).max(31)).min(1).optional(),
+    /** Five-field cron (UTC) for when the window opens; \`start\` is ignored. @example "0 2 * * 0" */
+    cron: z
+      .string()
+      .max(200)
+      .superRefine((cron, ctx) => {
+        const problem = cronProblem(cron);
+        if (problem) ctx.addIssue({ code: 'custom', message: `invalid cron expression: ${problem}` });
+      })
+      .optional(),
+    /** A one-off window opening at this instant (ISO 8601 with a time zone). */
+    at: z.iso.datetime({ offset: true }).optional(),
+    /** Checks muted by this window, by id or family; every check when omitted. @example ["http.api"] */
+    checks: z.array(z.string().min(1).max(100)).min(1).optional(),
+  })
+  .refine((w) => [w.weekday, w.dayOfMonth, w.cron, w.at].filter((x) => x !== undefined).length === 1, 'set exactly one of weekday, dayOfMonth, cron or at');
 
 /** A checklist item: an automated check (by id or family), a maintenance task, or a manual to-do. */
 export const checkItem = z.strictObject({
@@ -338,6 +443,10 @@ export const configSchema = z.strictObject({
     .default({ rateLimit: { perTokenPerMinute: 60, perIpPerMinute: 120, failedAuthPer5Minutes: 10 } }),
   checks: checksConfig.default(checksConfig.parse({})),
   heartbeats: z.array(heartbeat).default([]),
+  /** Alert thresholds: N failing runs to alert, M passing runs to resolve. */
+  alerts: alertsConfig.default({ alertAfter: 2, recoverAfter: 2, perCheck: {} }),
+  /** Planned maintenance: alerts muted, results recorded, the report marks the window. */
+  maintenanceWindows: z.array(maintenanceWindow).max(100).default([]),
   /** Diagnostics run budget. */
   diagnostics: z
     .strictObject({
@@ -363,4 +472,6 @@ export type ChecklistItem = z.output<typeof checklistItem>;
 export type AppSchemaMapping = z.output<typeof appSchemaMapping>;
 export type PostgresThresholds = z.output<typeof postgresThresholds>;
 export type RedisThresholds = z.output<typeof redisThresholds>;
+export type AlertsConfig = z.output<typeof alertsConfig>;
+export type MaintenanceWindowConfig = z.output<typeof maintenanceWindow>;
 export type QueuesConfig = z.output<typeof queuesConfig> & { enabled: boolean };

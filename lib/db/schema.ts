@@ -148,6 +148,37 @@ MIGRATIONS.push(
    )`,
 );
 
+/**
+ * Alerting: each check's threshold state (one row per check, shared by every checklist that runs it, so
+ * restarts and cold starts lose nothing), missed-run alerts (one per checklist and period), and runs a
+ * later invocation may take over (a run that failed or was left running past its limit).
+ */
+MIGRATIONS.push(
+  `CREATE TABLE IF NOT EXISTS opsbook.alert_state (
+     key text PRIMARY KEY,
+     state text NOT NULL CHECK (state IN ('ok', 'degraded', 'failing')),
+     failures int NOT NULL DEFAULT 0,
+     successes int NOT NULL DEFAULT 0,
+     seq int NOT NULL DEFAULT 0,
+     incident jsonb,
+     notified_seq int NOT NULL DEFAULT 0,
+     notified_at timestamptz,
+     version bigint NOT NULL,
+     updated_at timestamptz NOT NULL,
+     checklist text
+   )`,
+  `CREATE TABLE IF NOT EXISTS opsbook.missed_alerts (
+     checklist text NOT NULL,
+     period text NOT NULL,
+     expected_at timestamptz NOT NULL,
+     raised_at timestamptz NOT NULL,
+     raised_by text NOT NULL,
+     muted boolean NOT NULL DEFAULT false,
+     PRIMARY KEY (checklist, period)
+   )`,
+  'ALTER TABLE opsbook.job_runs ADD COLUMN IF NOT EXISTS attempts int NOT NULL DEFAULT 1',
+);
+
 const LOCK_KEY = 7_341_559; // any constant; identifies Opsbook's migration lock in pg_locks
 
 export function schemaStatements(): Statement[] {

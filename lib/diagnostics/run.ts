@@ -3,9 +3,11 @@ import type { Deps } from '../deps.js';
 import { messageOf, OpsbookError } from '../errors.js';
 import { redactSecrets } from '../env.js';
 import { createPgAccess } from '../checks/pg-access.js';
+import { suppressDependents, withRoots } from '../checks/dependencies.js';
+import { diagnosedDb } from '../checks/target.js';
 import { allChecks } from '../checks/registry.js';
 import { worst } from '../checks/outcome.js';
-import type { Check, CheckContext, CheckResult, CheckStatus } from '../checks/types.js';
+import type { Check, CheckContext, CheckResult, CheckStatus, PgAccess } from '../checks/types.js';
 import { TimeoutError, withTimeout } from '../timeout.js';
 import type { RedisClient } from '../redis/index.js';
 
@@ -33,6 +35,11 @@ export interface DiagnosticsReport {
   /** Postgres round trips this run cost (capabilities + one merged batch, normally 2). */
   postgresRoundTrips: number;
   snapshotStored?: boolean;
+  /**
+   * Checks run because the selection needs them (`postgres.reachable`), not listed because they passed.
+   * Checklists feed them to alert state, so a root-cause incident can resolve.
+   */
+  hiddenRoots?: CheckResult[];
 }
 
 /** Does `id` fall under a selector: the id itself or a dotted prefix of it (a family). */
@@ -58,18 +65,27 @@ export async function runDiagnostics(deps: Deps, config: OpsbookConfig, opts: Di
   const started = performance.now();
   const budgetMs = opts.budgetMs ?? config.diagnostics.budgetMs;
   const checkTimeoutMs = Math.min(opts.checkTimeoutMs ?? config.diagnostics.checkTimeoutMs, budgetMs);
-  const checks = selectChecks(allChecks(config), opts.only);
-  const pg = createPgAccess(deps.db);
-  const ctx: CheckContext = {
-    deps,
-    config,
-    pg,
-    queueRedis: opts.queueRedis ?? deps.redis,
-    timeoutMs: checkTimeoutMs,
-    snapshot: new Map(),
-  };
+  const all = allChecks(config);
+  const selected = selectChecks(all, opts.only);
+  const store = createPgAccess(deps.db);
+  const target = await diagnosedDb(deps, config);
+  const pg = 'problem' in target ? unavailablePg(target.problem) : target.separate ? createPgAccess(target.db, { previousFrom: store }) : store;
+  const queueRedis = opts.queueRedis ?? deps.redis;
+  const rootOpts = { queuesOnMainRedis: queueRedis === deps.redis, storeIsDiagnosed: !('db' in target && target.separate) };
+  const checks = withRoots(selected, all, rootOpts);
+  const ctx: CheckContext = { deps, config, pg, store, queueRedis, timeoutMs: checkTimeoutMs, snapshot: new Map() };
 
-  const results = await executeChecks(checks, ctx, now, opts.onResult);
+  const wanted = new Set(selected.map((c) => c.id));
+  // Progress is for what was asked; an added root shows in the results only when it is a root cause.
+  const raw = await executeChecks(checks, ctx, now, opts.onResult && ((r) => wanted.has(r.id) && opts.onResult!(r)));
+  const suppressed = suppressDependents(raw, checks, rootOpts);
+  const causes = new Set(suppressed.map((r) => r.suppressedBy).filter(Boolean));
+  // Selected checks keep their order; an added root is listed first when it is shown.
+  const results = [
+    ...suppressed.filter((r) => !wanted.has(r.id) && causes.has(r.id)),
+    ...selected.map((c) => suppressed.find((r) => r.id === c.id)!),
+  ];
+  const hiddenRoots = suppressed.filter((r) => !wanted.has(r.id) && !causes.has(r.id));
   const counts: Record<CheckStatus, number> = { ok: 0, warn: 0, fail: 0, skipped: 0, error: 0 };
   for (const r of results) counts[r.status]++;
 
@@ -82,7 +98,8 @@ export async function runDiagnostics(deps: Deps, config: OpsbookConfig, opts: Di
     durationMs: Math.round(performance.now() - started),
     counts,
     checks: results,
-    postgresRoundTrips: pg.roundTrips,
+    postgresRoundTrips: pg.roundTrips + (pg === store ? 0 : store.roundTrips),
+    ...(hiddenRoots.length ? { hiddenRoots } : {}),
     ...(snapshotStored !== undefined ? { snapshotStored } : {}),
   };
 }
@@ -127,4 +144,10 @@ async function storeSnapshot(deps: Deps, snapshot: Map<string, unknown>, now: Da
     deps.log('warn', `diagnostics snapshot not stored: ${messageOf(err)}`);
     return false;
   }
+}
+
+/** Postgres access when the diagnosed database is misconfigured: every check says why, none hangs. */
+function unavailablePg(problem: string): PgAccess & { readonly roundTrips: number } {
+  const refuse = () => Promise.reject(new OpsbookError('MISCONFIGURED', problem));
+  return { roundTrips: 0, caps: refuse, batch: refuse };
 }

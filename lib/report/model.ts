@@ -17,6 +17,8 @@ export interface ReportItem {
   hint?: Hint;
   /** Days this item has been failing, when it was failing before this run too. */
   failingDays?: number;
+  /** The check standing for what this one needs, when that is down (the root cause). */
+  suppressedBy?: string;
 }
 
 export interface ManualItem {

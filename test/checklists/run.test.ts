@@ -70,13 +70,17 @@ function completed(r: ChecklistRunResult): Completed {
 }
 
 
-/** One checklist over a flag (env.required) and, optionally, more items and checks. */
+/**
+ * One checklist over a flag (env.required) and, optionally, more items and checks. Thresholds of 1: every
+ * run's transition is immediate here; N-of-M thresholds have their own tests (test/alerts).
+ */
 type ChecklistInput = NonNullable<OpsbookConfigInput['checklists']>[number];
 function configWith(list: Partial<ChecklistInput> & { id: string }, checks: OpsbookConfigInput['checks'] = {}): OpsbookConfig {
   return parseConfig({
     service: 'RunTest',
     recipients: ['oncall@example.com'],
     checks,
+    alerts: { alertAfter: 1, recoverAfter: 1 },
     checklists: [{ title: `Checklist ${list.id}`, schedule: { type: 'daily', at: '09:00' }, items: [{ manual: 'Look at the dashboards' }], ...list }],
   });
 }
@@ -214,7 +218,7 @@ describe.each<DbDriver>(['pg', 'neon', 'pglite'])('runChecklist on %s', (driver)
 
     // One alert for the transition to failing; none while it keeps failing, none for the recovery.
     expect(errors.calls.filter((c) => c.tags?.checklist === id)).toEqual([
-      { kind: 'message', text: expect.stringContaining(`${id}: env.required is failing`), tags: { checklist: id, item: 'env.required', severity: 'P2' } },
+      { kind: 'message', text: expect.stringContaining(`${id}: env.required is failing`), tags: { checklist: id, item: 'env.required', severity: 'P2', incident: '1' } },
     ]);
   });
 

@@ -275,7 +275,7 @@ describe.each(['tcp', 'upstash'] as const)('queue checks over %s, BullMQ produci
 });
 
 describe('round trips over Upstash', () => {
-  it('all queues are counted in ONE pipeline, and the stuck check adds exactly one more', async () => {
+  it('all queues are counted in ONE pipeline, and the stuck check adds exactly one more (plus the redis.ping root probe)', async () => {
     const h = await openRedis('upstash');
     const db = createPgDb(`postgres://postgres@127.0.0.1:${await closedPort()}/postgres`, { ...DEFAULT_LIMITS, callTimeoutMs: 2000 });
     try {
@@ -284,11 +284,12 @@ describe('round trips over Upstash', () => {
       h.upstash!.resetCount();
       const backlog = await diagnose(deps, named, { only: ['queues.backlog'] });
       expect(backlog.byId('queues.backlog').details).toHaveLength(6);
-      expect(h.upstash!.requests).toBe(1);
+      // One for the queues, one for redis.ping: the check that stands for "Redis is reachable".
+      expect(h.upstash!.requests).toBe(2);
       h.upstash!.resetCount();
       const stuck = await diagnose(deps, named, { only: ['queues.backlog', 'queues.stuck'] }, TEN_MINUTES_LATER());
       expect(stuck.byId('queues.stuck').status).toBe('fail');
-      expect(h.upstash!.requests).toBe(2);
+      expect(h.upstash!.requests).toBe(3);
     } finally {
       await db.close();
       await h.close();
@@ -336,13 +337,16 @@ describe('without what the checks need', () => {
     }
   });
 
-  it('queue Redis port closed → every check is an error, none throws', async () => {
+  it('queue Redis port closed → redis.ping is the one root cause, every queue check is suppressed, none throws', async () => {
     const { createTcpRedis } = await import('../../lib/redis/tcp.js');
     const redis = createTcpRedis(`redis://127.0.0.1:${await closedPort()}`, { callTimeoutMs: 2000 });
     const db = createPgDb(`postgres://postgres@127.0.0.1:${await closedPort()}/postgres`, { ...DEFAULT_LIMITS, callTimeoutMs: 2000 });
     try {
       const r = await diagnose(await depsFor(db, redis), config(), { only: ['queues'] });
-      for (const c of r.checks) expect(c).toMatchObject({ status: 'error', summary: expect.stringMatching(/^queue Redis did not answer: /) });
+      expect(r.byId('redis.ping')).toMatchObject({ status: 'error', summary: expect.stringMatching(/^Redis did not answer: /) });
+      const dependents = r.checks.filter((c) => c.id !== 'redis.ping');
+      expect(dependents.length).toBeGreaterThan(0);
+      for (const c of dependents) expect(c).toMatchObject({ status: 'skipped', summary: 'suppressed: redis unreachable', suppressedBy: 'redis.ping' });
     } finally {
       await redis.close();
       await db.close();

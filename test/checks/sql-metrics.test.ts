@@ -244,7 +244,7 @@ describe.each(DB_DRIVERS)('SQL metrics over %s', (driver) => {
         return own;
       },
     };
-    const ctx: CheckContext = { deps, config, pg: spy, timeoutMs: 5000, snapshot: new Map() };
+    const ctx: CheckContext = { deps, config, pg: spy, store: spy, timeoutMs: 5000, snapshot: new Map() };
     const outcome = await family.checks(config)[0]!.run(ctx, new Date());
     expect(outcome).toMatchObject({ status: 'ok', value: 250 });
     const after = (await Promise.all(probes))[0]![0]!;
@@ -299,7 +299,7 @@ describe.each(['pg', 'neon'] as const)('slow SQL metrics over %s (a server that 
         return own;
       },
     };
-    const ctx: CheckContext = { deps, config, pg: spy, timeoutMs: 5000, snapshot: new Map() };
+    const ctx: CheckContext = { deps, config, pg: spy, store: spy, timeoutMs: 5000, snapshot: new Map() };
     expect(await family.checks(config)[0]!.run(ctx, new Date())).toMatchObject({ status: 'ok', value: 1 });
     const slower = (await Promise.all(others))[0]![0]!;
     expect(slower.rows[0]).toEqual({ n: 1 });

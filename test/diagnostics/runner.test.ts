@@ -21,7 +21,8 @@ describe('running checks', () => {
   });
   async function ctx(timeoutMs = 2000): Promise<CheckContext & { pg: ReturnType<typeof createPgAccess> }> {
     const deps = await depsFor(h.db);
-    return { deps, config: parseConfig({}), pg: createPgAccess(h.db), timeoutMs, snapshot: new Map() };
+    const pg = createPgAccess(h.db);
+    return { deps, config: parseConfig({}), pg, store: pg, timeoutMs, snapshot: new Map() };
   }
 
   it('a check that throws becomes error with its (redacted) message; its neighbours still answer', async () => {
