@@ -72,16 +72,26 @@ const down = (r: CheckResult | undefined) => r !== undefined && (r.status === 'f
 /**
  * Replace the results of checks whose needs are down. The root cause is followed through chains
  * (`http.api` needs `tcp.api`, which is suppressed by `postgres`) so every dependent names the same one.
- * A cycle cannot form a root: a check is never suppressed by itself.
+ * A check on a cycle is never suppressed (there is no root to blame); `opsbook check-config` reports cycles.
  */
 export function suppressDependents(results: CheckResult[], checks: Check[], opts: RootOptions = DEFAULTS): CheckResult[] {
   const byId = new Map(results.map((r) => [r.id, r]));
   const needsOf = new Map(checks.map((c) => [c.id, c.needs]));
   const rootCause = new Map<string, string | null>();
 
+  // A check on a cycle (a needs b, b needs a) has no root to blame: it keeps its own result.
+  const reaches = (from: string, target: string, seen = new Set<string>()): boolean =>
+    (needsOf.get(from) ?? []).some((n) => {
+      const root = rootCheckOf(n, opts);
+      if (!root || root === from || seen.has(root)) return false;
+      seen.add(root);
+      return root === target || reaches(root, target, seen);
+    });
+  const cyclic = new Set(checks.filter((c) => reaches(c.id, c.id)).map((c) => c.id));
+
   const causeOf = (id: string, seen: Set<string>): string | null => {
     if (rootCause.has(id)) return rootCause.get(id)!;
-    if (seen.has(id)) return null;
+    if (seen.has(id) || cyclic.has(id)) return null;
     seen.add(id);
     let cause: string | null = null;
     for (const need of needsOf.get(id) ?? []) {

@@ -1,5 +1,5 @@
 import { OpsbookError } from '../errors.js';
-import { configSchema, type OpsbookConfig, type OpsbookConfigInput } from './schema.js';
+import { configWithNeeds as configSchema, type OpsbookConfig, type OpsbookConfigInput } from './schema.js';
 
 export * from './schema.js';
 

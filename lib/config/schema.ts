@@ -458,6 +458,45 @@ export const configSchema = z.strictObject({
     .default({ budgetMs: 8000, checkTimeoutMs: 5000 }),
 });
 
+/**
+ * `needs` must name something that exists, and must not go round in a circle: a typo would otherwise
+ * silently disable suppression, and a cycle has no root cause to report.
+ */
+export const configWithNeeds = configSchema.superRefine((config, ctx) => {
+  const c = config.checks;
+  const families = [
+    ['http', c.http],
+    ['tls', c.tls],
+    ['dns', c.dns],
+    ['tcp', c.tcp],
+    ['statuspage', c.statusPages],
+    ['sql', c.sqlMetrics],
+  ] as const;
+  const needs = new Map<string, string[]>();
+  const paths = new Map<string, (string | number)[]>();
+  families.forEach(([family, list]) =>
+    (list as Array<{ id: string; needs: string[] }>).forEach((item, i) => {
+      needs.set(`${family}.${item.id}`, item.needs);
+      paths.set(`${family}.${item.id}`, ['checks', family === 'statuspage' ? 'statusPages' : family === 'sql' ? 'sqlMetrics' : family, i, 'needs']);
+    }),
+  );
+  const builtin = /^(postgres|redis|queues|heartbeat|env|checklists)\./;
+  for (const [id, list] of needs) {
+    for (const need of list) {
+      if (need === 'postgres' || need === 'redis' || builtin.test(need)) continue;
+      if (!needs.has(need)) ctx.addIssue({ code: 'custom', path: paths.get(id)!, message: `${id} needs "${need}", which is not a configured check (known: ${[...needs.keys()].join(', ')})` });
+      else if (need === id) ctx.addIssue({ code: 'custom', path: paths.get(id)!, message: `${id} cannot need itself` });
+    }
+  }
+  const onCycle = (start: string): boolean => {
+    const seen = new Set<string>();
+    const walk = (id: string): boolean =>
+      (needs.get(id) ?? []).some((n) => n === start || (!seen.has(n) && needs.has(n) && (seen.add(n), walk(n))));
+    return walk(start);
+  };
+  for (const id of needs.keys()) if (onCycle(id)) ctx.addIssue({ code: 'custom', path: paths.get(id)!, message: `${id} is on a cycle of needs: a cycle has no root cause to report` });
+});
+
 export type OpsbookConfigInput = z.input<typeof configSchema>;
 export type OpsbookConfig = z.output<typeof configSchema>;
 export type HttpCheckConfig = z.output<typeof httpCheck>;
