@@ -110,7 +110,7 @@ export async function runChecklist(deps: Deps, config: OpsbookConfig, id: string
     // it: an engineer's manual run previews the transitions and pages nobody.
     // Roots that passed unlisted (postgres.reachable) still count, so a root-cause incident resolves.
     const observed = [...items, ...hiddenRoots];
-    const context = dryRun ? { states: new Map(), windows: openWindows(config.maintenanceWindows, now), missed: [] } : await loadAlertContext(deps, config, id, observed, now);
+    const context = dryRun ? { states: new Map(), windows: openWindows(config.maintenanceWindows, now), missed: [], missedAlerted: 0 } : await loadAlertContext(deps, config, id, observed, now);
     const evaluation = evaluateAlerts(id, observed, context.states, config.alerts, context.windows, now);
     const transitions = { items: evaluation.items.slice(0, items.length).map((e) => e.item), report: evaluation.transitions };
     const notes = [...context.missed, ...evaluation.notes];
@@ -141,7 +141,8 @@ export async function runChecklist(deps: Deps, config: OpsbookConfig, id: string
     const base = { checklist: id, status: 'completed' as const, period, runId, counts, transitions: summary, text: rendered.text, resent };
     if (dryRun) return { ...base, report: { subject: rendered.subject, delivery: 'dry-run' } };
 
-    const wantsEmail = mode === 'manual' ? opts.send === true : shouldNotify(list.notify, counts, summary);
+    // A missed run that was alerted is a transition too: the next report says so, on-change included.
+    const wantsEmail = mode === 'manual' ? opts.send === true : shouldNotify(list.notify, counts, summary, context.missedAlerted);
     const recipients = [...new Set([...(list.recipients ?? config.recipients), ...deps.env.OPSBOOK_EMAIL_TO])];
     const stateWrites = mode === 'scheduled' ? evaluation.items.filter((e) => e.step.next !== context.states.get(e.key)) : [];
     const { reportId, written } = await storeRun(deps, runId, id, period, now, transitions.items, rendered, recipients, wantsEmail, stateWrites);
@@ -164,10 +165,10 @@ const isManual = (i: Item): i is Item & ManualConfig => typeof (i as ManualConfi
 const isCheck = (i: Item): i is Item & { check: string } => typeof (i as { check?: unknown }).check === 'string' && !('task' in i);
 const isTask = (i: Item): i is Item & { task: string } => typeof (i as { task?: unknown }).task === 'string';
 
-function shouldNotify(policy: ChecklistConfig['notify'], counts: ReportModel['counts'], t: { newFailures: string[]; recovered: string[] }): boolean {
+function shouldNotify(policy: ChecklistConfig['notify'], counts: ReportModel['counts'], t: { newFailures: string[]; recovered: string[] }, missedAlerted: number): boolean {
   if (policy === 'always') return true;
   if (policy === 'on-failure') return counts.fail + counts.error > 0;
-  return t.newFailures.length + t.recovered.length > 0;
+  return t.newFailures.length + t.recovered.length + missedAlerted > 0;
 }
 
 function countItems(items: ReportItem[], list: ChecklistConfig): ReportModel['counts'] {
@@ -333,6 +334,7 @@ async function loadAlertContext(deps: Deps, config: OpsbookConfig, checklist: st
   return {
     states,
     windows: openWindows(config.maintenanceWindows, now, mode),
+    missedAlerted: missed.rows.filter((r) => !r.muted).length,
     missed: missed.rows.map(
       (r) => `Missed run: the ${r.period} run did not happen; ${r.muted ? 'recorded during maintenance (not alerted)' : `alerted at ${new Date(r.raised_at).toISOString()}`}.`,
     ),

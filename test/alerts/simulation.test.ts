@@ -1,0 +1,285 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig, type OpsbookConfig } from '../../lib/config/index.js';
+import { handleCron } from '../../lib/cron.js';
+import { createDeps, type Deps } from '../../lib/deps.js';
+import { ensureSchema } from '../../lib/db/schema.js';
+import { createResendSender } from '../../lib/email/resend.js';
+import { parseEnv } from '../../lib/env.js';
+import { createErrorReporter } from '../../lib/sentry.js';
+import { closeDiagnosedDbs } from '../../lib/checks/target.js';
+import { startResendSink, type ResendSink } from '../peers/resend-sink.js';
+import { startSentrySink, type SentrySink } from '../peers/sentry-sink.js';
+import { openDb, openRedis, type DbHarness, type RedisHarness } from '../support/drivers.js';
+import { startProxy, type FaultProxy } from '../support/faults.js';
+
+/**
+ * Thirty simulated days of a daily checklist (09:00 UTC, on-change email), against real Postgres and
+ * Redis, a real HTTP target, the real Sentry SDK and Resend SDK at their local sinks, with the clock
+ * injected. The script of what goes wrong, day by day, is the ground truth; the alerts Opsbook sends are
+ * scored against it.
+ */
+
+const DAY_MS = 86_400_000;
+const START = Date.parse('2026-11-01T09:00:00Z'); // a Sunday
+const dayAt = (d: number) => new Date(START + d * DAY_MS);
+const CRON_SECRET = 'sim-cron-secret-0123456789abcdef';
+const RESEND_KEY = 're_sim_0123456789abcdef';
+const APP_DB_ENV = `OPSBOOK_T_SIM_APP_DB_${randomBytes(3).toString('hex').toUpperCase()}`;
+const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
+
+/** The script. Outages are inclusive day ranges. */
+const SCRIPT = {
+  apiOutage: range(3, 6), // real outage 1: /api answers 500
+  paymentsOutage: range(10, 13), // real outage 2: the payments port is closed
+  postgresOutage: range(16, 18), // the diagnosed Postgres refuses connections: ten checks depend on it
+  missedDay: 22, // the cron does not fire
+  mutedApiOutage: range(26, 27), // /api down again, inside the maintenance window
+  flakyFails: (d: number) => d % 2 === 0, // alternates: never two failing runs in a row
+};
+
+/** What should alert: one Sentry event each, and an email when it opens and when it resolves. */
+const INCIDENTS = [
+  { id: 'http.api', key: 'daily/check:http.api', from: 3, to: 6 },
+  { id: 'tcp.payments', key: 'daily/check:tcp.payments', from: 10, to: 13 },
+  { id: 'postgres.reachable', key: 'daily/check:postgres.reachable', from: 16, to: 18 },
+  { id: 'missed-run', key: 'missed-run', from: 22, to: 22 },
+];
+const THRESHOLDS = { alertAfter: 2, recoverAfter: 2 };
+
+function config(targetPort: number, paymentsPort: number): OpsbookConfig {
+  return parseConfig({
+    service: 'Sim',
+    recipients: ['oncall@example.com'],
+    alerts: THRESHOLDS,
+    maintenanceWindows: [{ id: 'month-end', title: 'Month-end migration', dayOfMonth: [27], start: '08:00', durationMinutes: 2 * 24 * 60, checks: ['http.api'] }],
+    checks: {
+      postgres: { databaseUrlEnv: APP_DB_ENV },
+      http: [
+        { id: 'api', url: `http://127.0.0.1:${targetPort}/api`, retries: 0, timeoutMs: 2000 },
+        { id: 'flaky', url: `http://127.0.0.1:${targetPort}/flaky`, retries: 0, timeoutMs: 2000 },
+      ],
+      tcp: [{ id: 'payments', host: '127.0.0.1', port: paymentsPort, timeoutMs: 2000 }],
+      // Ten checks that need the diagnosed Postgres.
+      sqlMetrics: range(1, 10).map((n) => ({ id: `m${n}`, title: `Metric ${n}`, sql: `SELECT ${n}`, warn: 100 })),
+    },
+    checklists: [
+      {
+        id: 'daily',
+        title: 'Daily',
+        schedule: { type: 'daily', at: '09:00' },
+        notify: 'on-change',
+        items: [{ check: 'http' }, { check: 'tcp' }, { check: 'sql' }, { check: 'redis.ping' }],
+        itemTimeoutMs: 3000,
+      },
+    ],
+  });
+}
+
+interface DayLog {
+  day: number;
+  status: string;
+  newFailures: string[];
+  recovered: string[];
+  suppressed: number;
+  text: string;
+}
+
+describe('30 simulated days: alerts match the real incidents exactly', () => {
+  let store: DbHarness;
+  let redis: RedisHarness;
+  let sentry: SentrySink;
+  let resend: ResendSink;
+  let appDb: FaultProxy;
+  let payments: FaultProxy;
+  let target: Server;
+  let deps: Deps;
+  let cfg: OpsbookConfig;
+  let today = 0;
+  const days: DayLog[] = [];
+
+  beforeAll(async () => {
+    [store, redis, sentry, resend] = await Promise.all([openDb('pg'), openRedis('tcp'), startSentrySink(), startResendSink()]);
+    target = createServer((req, res) => {
+      const down = req.url === '/api' ? SCRIPT.apiOutage.includes(today) || SCRIPT.mutedApiOutage.includes(today) : req.url === '/flaky' ? SCRIPT.flakyFails(today) : false;
+      res.writeHead(down ? 500 : 200, { 'content-type': 'application/json' }).end(down ? '{"ok":false}' : '{"ok":true}');
+    });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', () => r()));
+    const targetPort = (target.address() as AddressInfo).port;
+    [appDb, payments] = await Promise.all([startProxy(5432), startProxy(targetPort)]);
+    // The diagnosed ("app") database is the same Postgres database, reached through a proxy we can cut.
+    process.env[APP_DB_ENV] = store.database!.url.replace(/127\.0\.0\.1:5432/, `127.0.0.1:${appDb.port}`);
+    cfg = config(targetPort, payments.port);
+    const env = parseEnv({ CRON_SECRET, RESEND_API_KEY: RESEND_KEY, SENTRY_DSN: sentry.dsn, SENTRY_ENVIRONMENT: 'sim', OPSBOOK_DEPENDENCY_TIMEOUT_MS: '2000' });
+    deps = await createDeps(env, {
+      db: store.db,
+      redis: redis.redis,
+      email: createResendSender(RESEND_KEY, { baseUrl: resend.baseUrl, timeoutMs: 5000 }),
+      errors: createErrorReporter(env),
+      log: () => undefined,
+    });
+    await ensureSchema(store.db);
+
+    for (let d = 0; d < 30; d++) {
+      today = d;
+      await appDb.setMode(SCRIPT.postgresOutage.includes(d) ? 'refuse' : 'pass');
+      await payments.setMode(SCRIPT.paymentsOutage.includes(d) ? 'refuse' : 'pass');
+      if (d === SCRIPT.missedDay) continue;
+      const request = new Request('http://localhost/api/cron/daily', { headers: { authorization: `Bearer ${CRON_SECRET}` } });
+      const r = (await handleCron(request, deps, cfg, 'daily', dayAt(d))) as {
+        status: string;
+        transitions?: { newFailures: string[]; recovered: string[] };
+        text?: string;
+      };
+      days.push({
+        day: d,
+        status: r.status,
+        newFailures: r.transitions?.newFailures ?? [],
+        recovered: r.transitions?.recovered ?? [],
+        suppressed: (r.text?.match(/suppressed: postgres unreachable/g) ?? []).length,
+        text: r.text ?? '',
+      });
+    }
+  }, 240_000);
+
+  afterAll(async () => {
+    delete process.env[APP_DB_ENV];
+    await closeDiagnosedDbs();
+    await Promise.allSettled([appDb?.close(), payments?.close(), new Promise<void>((r) => target?.close(() => r())), sentry?.close(), resend?.close(), redis?.close()]);
+    await store?.close();
+  });
+
+  /** Each alert event, placed on the simulated day it was raised. */
+  const alertEvents = () =>
+    (sentry.events() as Array<{ message?: string; tags?: Record<string, string>; fingerprint?: string[] }>).map((e) => {
+      const missed = e.tags?.alert === 'missed-run';
+      return { key: missed ? 'missed-run' : (e.fingerprint?.[1] ?? '?'), message: e.message ?? '', period: e.tags?.period };
+    });
+  /** The day of a report email, from the period in its text. */
+  const emailDays = () =>
+    resend.emails.map((m) => {
+      const period = /\b(2026-\d\d-\d\d)\b/.exec(m.text ?? '')?.[1];
+      return period ? Math.round((Date.parse(`${period}T09:00:00Z`) - START) / DAY_MS) : -1;
+    });
+
+  function score(name: string, observed: string[], expected: string[]): { precision: number; recall: number } {
+    const remaining = [...expected];
+    let tp = 0;
+    for (const o of observed) {
+      const i = remaining.indexOf(o);
+      if (i >= 0) {
+        tp++;
+        remaining.splice(i, 1);
+      }
+    }
+    const precision = observed.length ? tp / observed.length : 1;
+    const recall = expected.length ? tp / expected.length : 1;
+    console.log(`[simulation] ${name}: ${observed.length} sent, ${expected.length} expected, ${tp} matched → precision ${precision.toFixed(2)}, recall ${recall.toFixed(2)}`);
+    return { precision, recall };
+  }
+
+  it('every scheduled day ran (29 of 30: the missed one is the script’s)', () => {
+    expect(days.map((d) => d.status)).toEqual(Array(29).fill('completed'));
+  });
+
+  it('Sentry: exactly one event per real incident — precision 1.0, recall 1.0', () => {
+    const events = alertEvents();
+    const { precision, recall } = score(
+      'Sentry events',
+      events.map((e) => e.key),
+      INCIDENTS.map((i) => i.key),
+    );
+    expect({ precision, recall }).toEqual({ precision: 1, recall: 1 });
+    // …each on the day the threshold was reached (alertAfter 2: the second failing run).
+    for (const i of INCIDENTS.filter((x) => x.id !== 'missed-run')) {
+      expect(days.find((d) => d.day === i.from + THRESHOLDS.alertAfter - 1)!.newFailures).toEqual([`check:${i.id}`]);
+    }
+  });
+
+  it('email (on-change): one when each incident opens and one when it resolves — precision 1.0, recall 1.0', () => {
+    const expected = [
+      ...INCIDENTS.filter((i) => i.id !== 'missed-run').flatMap((i) => [i.from + THRESHOLDS.alertAfter - 1, i.to + THRESHOLDS.recoverAfter]),
+      SCRIPT.missedDay + 1, // the next run reports the missed one
+    ].sort((a, b) => a - b);
+    const { precision, recall } = score(
+      'emails',
+      emailDays().map(String),
+      expected.map(String),
+    );
+    expect({ precision, recall }).toEqual({ precision: 1, recall: 1 });
+    for (const i of INCIDENTS.filter((x) => x.id !== 'missed-run')) {
+      expect(days.find((d) => d.day === i.to + THRESHOLDS.recoverAfter)!.recovered).toEqual([`check:${i.id}`]);
+    }
+  });
+
+  it('the flapping endpoint alternates ok and fail for 30 days and never alerts', () => {
+    const flakyDays = days.filter((d) => /http\.flaky/.test(d.text));
+    const failing = days.filter((d) => SCRIPT.flakyFails(d.day));
+    // The text part wraps long lines: compare with whitespace collapsed.
+    const degraded = failing.filter((d) => /Degraded, not alerted yet: .*http\.flaky \(1 of 2 failing runs\)/.test(d.text.replace(/\s+/g, ' ')));
+    if (degraded.length !== failing.length) console.log(failing.find((d) => !degraded.includes(d))!.text);
+    expect(degraded.length).toBe(failing.length);
+    expect(flakyDays.length).toBeGreaterThan(0);
+    expect(alertEvents().filter((e) => e.key.includes('flaky'))).toEqual([]);
+  });
+
+  it('the Postgres outage is one root cause: ten dependent checks suppressed, one event, no alert of their own', async () => {
+    for (const d of SCRIPT.postgresOutage) {
+      const log = days.find((x) => x.day === d)!;
+      expect(log.text).toMatch(/Root cause: postgres\.reachable — postgres unreachable: .*10 dependent check\(s\) suppressed/s);
+      expect(log.suppressed).toBe(10);
+    }
+    expect(alertEvents().filter((e) => e.key.startsWith('daily/check:sql.'))).toEqual([]);
+    console.log(`[simulation] Postgres outage: 1 root cause, 10 dependents suppressed on each of ${SCRIPT.postgresOutage.length} days, ${alertEvents().filter((e) => e.key.includes('postgres')).length} event`);
+    // Recorded as what they were: suppressed (skipped), not failing.
+    const { rows } = await store.db.query<{ status: string; n: string }>(
+      `SELECT rr.status, count(*) AS n FROM opsbook.run_results rr JOIN opsbook.job_runs r ON r.id = rr.run_id
+       WHERE r.job = 'daily' AND r.period = ANY($1::text[]) AND rr.item_key LIKE 'check:sql.%' GROUP BY rr.status`,
+      [SCRIPT.postgresOutage.map((d) => dayAt(d).toISOString().slice(0, 10))],
+    );
+    expect(rows.map((r) => [r.status, Number(r.n)])).toEqual([['skipped', 30]]);
+  });
+
+  it('the outage inside the maintenance window is recorded, marked in the report, and not alerted', async () => {
+    const periods = SCRIPT.mutedApiOutage.map((d) => dayAt(d).toISOString().slice(0, 10));
+    const { rows } = await store.db.query<{ period: string; status: string }>(
+      `SELECT r.period, rr.status FROM opsbook.run_results rr JOIN opsbook.job_runs r ON r.id = rr.run_id
+       WHERE r.job = 'daily' AND r.period = ANY($1::text[]) AND rr.item_key = 'check:http.api' ORDER BY r.period`,
+      [periods],
+    );
+    expect(rows).toEqual(periods.map((period) => ({ period, status: 'fail' })));
+    for (const d of SCRIPT.mutedApiOutage) expect(days.find((x) => x.day === d)!.text).toContain('Maintenance window "Month-end migration"');
+    expect(days.find((x) => x.day === SCRIPT.mutedApiOutage[1])!.text).toContain('Failing during maintenance, not alerted: http.api');
+    const mutedDays = [...SCRIPT.mutedApiOutage, SCRIPT.mutedApiOutage[1]! + 1, SCRIPT.mutedApiOutage[1]! + 2];
+    expect(emailDays().filter((d) => mutedDays.includes(d))).toEqual([]);
+    expect(alertEvents().filter((e) => e.key === 'daily/check:http.api')).toHaveLength(1); // outage 1's only
+  });
+
+  it('the missed day is raised within one period plus grace, once, and named in the next report', async () => {
+    const { rows } = await store.db.query<{ period: string; expected_at: Date; raised_at: Date; raised_by: string }>(
+      `SELECT period, expected_at, raised_at, raised_by FROM opsbook.missed_alerts WHERE checklist = 'daily'`,
+    );
+    expect(rows).toHaveLength(1);
+    const row = rows[0]!;
+    expect(row.period).toBe(dayAt(SCRIPT.missedDay).toISOString().slice(0, 10));
+    const lateByMs = new Date(row.raised_at).getTime() - new Date(row.expected_at).getTime();
+    const graceMs = cfg.checklists[0]!.graceMinutes * 60_000;
+    console.log(`[simulation] missed run ${row.period}: raised ${lateByMs / 3_600_000} h after it was due (limit ${(DAY_MS + graceMs) / 3_600_000} h), by ${row.raised_by}`);
+    expect(lateByMs).toBeLessThanOrEqual(DAY_MS + graceMs);
+    expect(alertEvents().filter((e) => e.key === 'missed-run').map((e) => e.period)).toEqual([row.period]);
+    expect(days.find((d) => d.day === SCRIPT.missedDay + 1)!.text).toContain(`Missed run: the ${row.period} run did not happen; alerted at`);
+  });
+
+  it('alert state survives in Postgres: every incident is closed at the end, numbered once', async () => {
+    const { rows } = await store.db.query<{ key: string; state: string; seq: number; notified_seq: number }>(
+      `SELECT key, state, seq, notified_seq FROM opsbook.alert_state WHERE seq > 0 ORDER BY key`,
+    );
+    expect(rows).toEqual([
+      { key: 'daily/check:http.api', state: 'ok', seq: 2, notified_seq: 1 }, // the second incident was muted
+      { key: 'daily/check:postgres.reachable', state: 'ok', seq: 1, notified_seq: 1 },
+      { key: 'daily/check:tcp.payments', state: 'ok', seq: 1, notified_seq: 1 },
+    ]);
+  });
+});
