@@ -5,6 +5,8 @@ import { createPgDb } from '../../lib/db/pg.js';
 import { parseEnv } from '../../lib/env.js';
 import { openDb, openRedis, DEFAULT_LIMITS, type DbHarness, type RedisHarness } from '../support/drivers.js';
 import { closedPort } from '../support/faults.js';
+import { recordingReporter } from '../support/checklists.js';
+import { ensureSchema } from '../../lib/db/schema.js';
 
 const ADMIN = 'admin-token-for-tests-0123456789';
 
@@ -109,5 +111,36 @@ describe('GET /api/health', () => {
       else process.env.REDIS_URL = saved;
       resetEnvCache();
     }
+  });
+
+  it('a missed checklist run → degraded, and the alert is raised once, after the answer (waitUntil), by health', async () => {
+    const errors = recordingReporter();
+    setDeps(await createDeps(env, { db: pgH.db, redis: redisH.redis, errors }));
+    await ensureSchema(pgH.db);
+    // The default config's daily checklist ran ten days ago, and not since.
+    const tenDaysAgo = new Date(Date.now() - 10 * 86_400_000);
+    await pgH.db.query(`INSERT INTO opsbook.job_runs (job, period, status, started_at, finished_at) VALUES ('daily', $1, 'ok', $2, $2)`, [
+      tenDaysAgo.toISOString().slice(0, 10),
+      tenDaysAgo.toISOString(),
+    ]);
+    const deferred: Promise<unknown>[] = [];
+    const context = { waitUntil: (p: Promise<unknown>) => void deferred.push(p) };
+    const res = await GET(req({ authorization: `Bearer ${ADMIN}` }), context);
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.checks.checklists).toBe('degraded');
+    expect(body.details.checklists.missed.map((m: { checklist: string }) => m.checklist)).toContain('daily');
+    expect(deferred).toHaveLength(1);
+    await Promise.all(deferred);
+    const raised = await pgH.db.query<{ raised_by: string }>(`SELECT raised_by FROM opsbook.missed_alerts WHERE checklist = 'daily'`);
+    expect(raised.rows).toEqual([{ raised_by: 'health' }]);
+    expect(errors.calls.filter((c) => c.tags?.alert === 'missed-run' && c.tags?.checklist === 'daily')).toHaveLength(1);
+
+    // Asked again (another instance, another poll): the claim is taken, nothing is sent twice.
+    const again: Promise<unknown>[] = [];
+    await GET(req(), { waitUntil: (p) => void again.push(p) });
+    await Promise.all(again);
+    expect(errors.calls.filter((c) => c.tags?.alert === 'missed-run' && c.tags?.checklist === 'daily')).toHaveLength(1);
+    await pgH.db.query(`DELETE FROM opsbook.job_runs WHERE job = 'daily'`);
   });
 });
