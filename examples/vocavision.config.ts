@@ -33,6 +33,9 @@ export default defineConfig({
     users: { table: 'users', columns: { id: 'id', email: 'email', deletedAt: 'deleted_at' } },
     apiKeys: { table: 'api_keys', columns: { id: 'id', userId: 'user_id', revokedAt: 'revoked_at', createdAt: 'created_at' } },
   },
+  // "Schedule maintenance window: choose low-traffic time (e.g., Sunday 2 AM UTC)". Results are still
+  // recorded during it; alerts are muted. Ad hoc windows: POST /api/admin/maintenance.
+  maintenanceWindows: [{ id: 'planned', title: 'Planned maintenance (Sunday 02:00 UTC)', weekday: ['sun'], start: '02:00', durationMinutes: 120 }],
   checks: {
     postgres: {
       thresholds: {
@@ -43,7 +46,8 @@ export default defineConfig({
       },
     },
     http: [
-      { id: 'site', title: 'vocavision.com', url: 'https://vocavision.com', severity: 'P1' },
+      // The site is down "because DNS is": one root cause, not two alerts.
+      { id: 'site', title: 'vocavision.com', url: 'https://vocavision.com', severity: 'P1', needs: ['dns.vocavision-com-a'] },
       {
         // The runbook's /health shape: {"status":"healthy","timestamp":…,"checks":{"database":"healthy","redis":"healthy"}}
         id: 'api-health',
