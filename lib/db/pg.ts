@@ -23,6 +23,9 @@ export function createPgDb(url: string, limits: DbLimits, opts: { max?: number; 
     allowExitOnIdle: true,
   });
   // An idle client that loses its server emits 'error' on the pool; without a listener that kills the process.
+  // A checked-out client has no pool listener: batch() and exec() listen themselves while they hold one
+  // (a backend terminated mid-batch, by pg_terminate_backend or a failover, would otherwise crash the
+  // instance), and discard a client that lost its server instead of returning it to the pool.
   pool.on('error', () => undefined);
   let closed = false;
 
@@ -45,6 +48,8 @@ export function createPgDb(url: string, limits: DbLimits, opts: { max?: number; 
         async () => {
           const client = await pool.connect();
           let broken: Error | undefined;
+          const lost = (e: Error) => (broken ??= e);
+          client.on('error', lost);
           try {
             return await client.query(text);
           } catch (err) {
@@ -53,6 +58,7 @@ export function createPgDb(url: string, limits: DbLimits, opts: { max?: number; 
             await client.query('ROLLBACK').catch((e: Error) => (broken = e));
             throw err;
           } finally {
+            client.off('error', lost);
             client.release(broken);
           }
         },
@@ -67,13 +73,17 @@ export function createPgDb(url: string, limits: DbLimits, opts: { max?: number; 
       await withTimeout(
         async () => {
           const client = await pool.connect();
+          let broken: Error | undefined;
+          const lost = (e: Error) => (broken ??= e);
+          client.on('error', lost);
           try {
             // Session-level, so it applies to a statement that cannot run in a transaction; reset after.
             await client.query(`SET statement_timeout = ${Math.floor(ms)}`);
             await client.query(text);
           } finally {
-            await client.query(`SET statement_timeout = ${limits.statementTimeoutMs}`).catch(() => undefined);
-            client.release();
+            await client.query(`SET statement_timeout = ${limits.statementTimeoutMs}`).catch((e: Error) => (broken ??= e));
+            client.off('error', lost);
+            client.release(broken);
           }
         },
         ms + 2000,
