@@ -53,11 +53,18 @@ export function messageOf(err: unknown): string {
 export function errorResponse(err: unknown, requestId: string, log: (msg: string) => void = defaultLog): Response {
   const known = err instanceof OpsbookError ? err : undefined;
   if (!known) log(`[opsbook] request ${requestId} failed: ${messageOf(err)}`);
-  const code: ErrorCode = known?.code ?? 'INTERNAL';
+  // A dependency that is down or hangs is not a bug in Opsbook: 503, so callers (and Vercel's cron
+  // dashboard) can tell an outage from an internal error. The driver's text stays in the log.
+  const unavailable = !known && isDependencyFailure(err);
+  const code: ErrorCode = known?.code ?? (unavailable ? 'DEPENDENCY_UNAVAILABLE' : 'INTERNAL');
   const body = {
     error: {
       code,
-      message: known?.message ?? 'Internal error. The request id identifies it in the logs.',
+      message:
+        known?.message ??
+        (unavailable
+          ? 'A dependency (database, Redis or email) is unavailable or did not answer in time. Retry later; the request id identifies it in the logs.'
+          : 'Internal error. The request id identifies it in the logs.'),
       ...(known?.details !== undefined ? { details: known.details } : {}),
     },
     requestId,
@@ -71,6 +78,32 @@ export function errorResponse(err: unknown, requestId: string, log: (msg: string
       ...(known?.headers ?? {}),
     },
   });
+}
+
+/** Socket-level failures: the peer is down, unreachable or went away mid-request. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
+/**
+ * SQLSTATEs that say the server cannot serve now (connection exceptions, shutdown, too many
+ * connections, a statement cancelled by statement_timeout) rather than that the query is wrong.
+ */
+const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-5]|53300|57014)$/;
+/** What node-postgres and ioredis say, without a code, when a connection dies or a call times out. */
+const DRIVER_MESSAGES = /^(Connection terminated|Query read timeout|timeout exceeded when trying to connect|Connection is closed|Command timed out|Reached the max retries per request limit)/;
+
+/**
+ * Whether an error (or one of its causes) is a dependency failing rather than Opsbook or the request:
+ * a client-side timeout, a refused or broken connection, or a server that says it cannot serve now.
+ */
+export function isDependencyFailure(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { name, code, message, errors } = e as { name?: unknown; code?: unknown; message?: unknown; errors?: unknown };
+    if (name === 'TimeoutError') return true;
+    if (typeof code === 'string' && (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) return true;
+    if (typeof message === 'string' && DRIVER_MESSAGES.test(message)) return true;
+    // A connection attempt to several addresses fails with all of them (AggregateError).
+    if (Array.isArray(errors) && errors.length > 0 && errors.every((x) => isDependencyFailure(x))) return true;
+  }
+  return false;
 }
 
 function defaultLog(msg: string): void {

@@ -140,7 +140,9 @@ export function adminRoute(def: ActionDefinition): (request: Request) => Promise
     const key = request.headers.get('idempotency-key');
     if (key !== null && !/^[\x21-\x7e]{1,255}$/.test(key)) throw new OpsbookError('BAD_REQUEST', 'Idempotency-Key must be 1–255 visible ASCII characters.');
     if (key) {
-      const claim = await claimKey(deps.db, actor.name, key, requestHash(def.id, input), now);
+      // The claim counts only if the database runs it while this request still waits for it.
+      const deadline = new Date(Date.now() + deps.env.OPSBOOK_DEPENDENCY_TIMEOUT_MS);
+      const claim = await claimKey(deps.db, actor.name, key, requestHash(def.id, input), now, deadline);
       if (claim.kind === 'replay') return json(claim.body, { status: claim.status, requestId, headers: { 'idempotent-replayed': 'true' } });
     }
     try {
