@@ -230,19 +230,19 @@ async function runItems(
     checks.push({ id: sel, title: sel, family: 'checklists', severity: 'P3', status: 'error', summary: `no check matches "${sel}"`, durationMs: 0 });
   }
   const toItem = (c: CheckResult): ReportItem => ({
-      key: `check:${c.id}`,
-      kind: 'check',
-      id: c.id,
-      title: c.title,
-      area: areaOf(c.family),
-      status: c.status,
-      severity: c.severity,
-      summary: c.summary,
-      details: c.details,
-      more: c.more,
-      hint: c.hint,
-      ...(c.suppressedBy ? { suppressedBy: c.suppressedBy } : {}),
-    });
+    key: `check:${c.id}`,
+    kind: 'check',
+    id: c.id,
+    title: c.title,
+    area: areaOf(c.family),
+    status: c.status,
+    severity: c.severity,
+    summary: c.summary,
+    details: c.details,
+    more: c.more,
+    hint: c.hint,
+    ...(c.suppressedBy ? { suppressedBy: c.suppressedBy } : {}),
+  });
   return { items: [...checks.map(toItem), ...(await taskPromise)], hiddenRoots: hiddenRoots.map(toItem) };
 }
 
