@@ -84,6 +84,17 @@ export const queuesConfig = z.strictObject({
   names: z.array(z.string().min(1).max(200).regex(/^[^:]+$/, 'a BullMQ queue name cannot contain ":"')).min(1).max(1000).optional(),
 });
 
+/**
+ * What a check needs: `postgres`, `redis`, or another check's id (`tcp.api-host`). While a need is down,
+ * the check reports `suppressed: <need> unreachable` and raises no alert of its own.
+ * @default []
+ * @example ["dns.api", "tcp.api-host"]
+ */
+const needs = z
+  .array(z.string().regex(/^(postgres|redis|[a-z][a-z0-9_-]*\.[a-z0-9_.-]+)$/, 'must be "postgres", "redis" or a check id such as "tcp.api"'))
+  .max(20)
+  .default([]);
+
 export const httpCheck = z.strictObject({
   id,
   title: z.string().max(200).optional(),
@@ -111,13 +122,8 @@ export const httpCheck = z.strictObject({
   retries: z.number().int().min(0).max(5).default(1),
   /** @default 5000 */
   timeoutMs: positive.max(60_000).default(5000),
-  /**
-   * What this check needs: \`postgres\`, \`redis\`, or another check's id (\`tcp.api-host\`). While a need is
-   * down, this check reports \`suppressed: <need> unreachable\` and raises no alert of its own.
-   * @default []
-   * @example ["dns.api", "tcp.api-host"]
-   */
-  needs: z.array(z.string().regex(/^(postgres|redis|[a-z][a-z0-9_-]*\.[a-z0-9_.-]+)$/, 'must be "postgres", "redis" or a check id such as "tcp.api"')).max(20).default([]),
+  /** What this check needs (see `needs` above). @default [] @example ["tcp.api-host"] */
+  needs,
   severity: severity.default('P2'),
 });
 
@@ -132,13 +138,8 @@ export const tlsCheck = z.strictObject({
   /** Trust these extra CA certificates (PEM), e.g. a private CA. */
   ca: z.string().optional(),
   timeoutMs: positive.max(60_000).default(5000),
-  /**
-   * What this check needs: \`postgres\`, \`redis\`, or another check's id (\`tcp.api-host\`). While a need is
-   * down, this check reports \`suppressed: <need> unreachable\` and raises no alert of its own.
-   * @default []
-   * @example ["dns.api", "tcp.api-host"]
-   */
-  needs: z.array(z.string().regex(/^(postgres|redis|[a-z][a-z0-9_-]*\.[a-z0-9_.-]+)$/, 'must be "postgres", "redis" or a check id such as "tcp.api"')).max(20).default([]),
+  /** What this check needs (see `needs` above). @default [] @example ["tcp.api-host"] */
+  needs,
   severity: severity.default('P2'),
 });
 
@@ -151,13 +152,8 @@ export const dnsCheck = z.strictObject({
   /** DNS server to ask (host or host:port); the system resolver otherwise. */
   server: z.string().optional(),
   timeoutMs: positive.max(60_000).default(3000),
-  /**
-   * What this check needs: \`postgres\`, \`redis\`, or another check's id (\`tcp.api-host\`). While a need is
-   * down, this check reports \`suppressed: <need> unreachable\` and raises no alert of its own.
-   * @default []
-   * @example ["dns.api", "tcp.api-host"]
-   */
-  needs: z.array(z.string().regex(/^(postgres|redis|[a-z][a-z0-9_-]*\.[a-z0-9_.-]+)$/, 'must be "postgres", "redis" or a check id such as "tcp.api"')).max(20).default([]),
+  /** What this check needs (see `needs` above). @default [] @example ["tcp.api-host"] */
+  needs,
   severity: severity.default('P2'),
 });
 
@@ -166,13 +162,8 @@ export const tcpCheck = z.strictObject({
   host: z.string().min(1).max(253),
   port: z.number().int().min(1).max(65535),
   timeoutMs: positive.max(60_000).default(3000),
-  /**
-   * What this check needs: \`postgres\`, \`redis\`, or another check's id (\`tcp.api-host\`). While a need is
-   * down, this check reports \`suppressed: <need> unreachable\` and raises no alert of its own.
-   * @default []
-   * @example ["dns.api", "tcp.api-host"]
-   */
-  needs: z.array(z.string().regex(/^(postgres|redis|[a-z][a-z0-9_-]*\.[a-z0-9_.-]+)$/, 'must be "postgres", "redis" or a check id such as "tcp.api"')).max(20).default([]),
+  /** What this check needs (see `needs` above). @default [] @example ["tcp.api-host"] */
+  needs,
   severity: severity.default('P3'),
 });
 
@@ -182,13 +173,8 @@ export const statusPageCheck = z.strictObject({
   /** Base URL of an Atlassian Statuspage, e.g. https://status.stripe.com (…/api/v2/status.json is added), or the full status.json URL. */
   url: z.string().url(),
   timeoutMs: positive.max(60_000).default(5000),
-  /**
-   * What this check needs: \`postgres\`, \`redis\`, or another check's id (\`tcp.api-host\`). While a need is
-   * down, this check reports \`suppressed: <need> unreachable\` and raises no alert of its own.
-   * @default []
-   * @example ["dns.api", "tcp.api-host"]
-   */
-  needs: z.array(z.string().regex(/^(postgres|redis|[a-z][a-z0-9_-]*\.[a-z0-9_.-]+)$/, 'must be "postgres", "redis" or a check id such as "tcp.api"')).max(20).default([]),
+  /** What this check needs (see `needs` above). @default [] @example ["tcp.api-host"] */
+  needs,
   severity: severity.default('P3'),
 });
 
@@ -211,13 +197,8 @@ export const sqlMetric = z.strictObject({
   fail: z.number().optional(),
   unit: z.string().max(20).optional(),
   timeoutMs: positive.max(60_000).default(5000),
-  /**
-   * What this check needs: \`postgres\`, \`redis\`, or another check's id (\`tcp.api-host\`). While a need is
-   * down, this check reports \`suppressed: <need> unreachable\` and raises no alert of its own.
-   * @default []
-   * @example ["dns.api", "tcp.api-host"]
-   */
-  needs: z.array(z.string().regex(/^(postgres|redis|[a-z][a-z0-9_-]*\.[a-z0-9_.-]+)$/, 'must be "postgres", "redis" or a check id such as "tcp.api"')).max(20).default([]),
+  /** What this check needs (see `needs` above). @default [] @example ["tcp.api-host"] */
+  needs,
   severity: severity.default('P3'),
 });
 
@@ -463,38 +444,38 @@ export const configSchema = z.strictObject({
  * silently disable suppression, and a cycle has no root cause to report.
  */
 export const configWithNeeds = configSchema.superRefine((config, ctx) => {
-  const c = config.checks;
+  // Each configurable family: its check-id prefix and its key under `checks`.
   const families = [
-    ['http', c.http],
-    ['tls', c.tls],
-    ['dns', c.dns],
-    ['tcp', c.tcp],
-    ['statuspage', c.statusPages],
-    ['sql', c.sqlMetrics],
+    ['http', 'http'],
+    ['tls', 'tls'],
+    ['dns', 'dns'],
+    ['tcp', 'tcp'],
+    ['statuspage', 'statusPages'],
+    ['sql', 'sqlMetrics'],
   ] as const;
-  const needs = new Map<string, string[]>();
+  const needsOf = new Map<string, string[]>();
   const paths = new Map<string, (string | number)[]>();
-  families.forEach(([family, list]) =>
-    (list as Array<{ id: string; needs: string[] }>).forEach((item, i) => {
-      needs.set(`${family}.${item.id}`, item.needs);
-      paths.set(`${family}.${item.id}`, ['checks', family === 'statuspage' ? 'statusPages' : family === 'sql' ? 'sqlMetrics' : family, i, 'needs']);
-    }),
-  );
+  for (const [family, key] of families) {
+    (config.checks[key] as Array<{ id: string; needs: string[] }>).forEach((item, i) => {
+      needsOf.set(`${family}.${item.id}`, item.needs);
+      paths.set(`${family}.${item.id}`, ['checks', key, i, 'needs']);
+    });
+  }
   const builtin = /^(postgres|redis|queues|heartbeat|env|checklists)\./;
-  for (const [id, list] of needs) {
+  for (const [id, list] of needsOf) {
     for (const need of list) {
       if (need === 'postgres' || need === 'redis' || builtin.test(need)) continue;
-      if (!needs.has(need)) ctx.addIssue({ code: 'custom', path: paths.get(id)!, message: `${id} needs "${need}", which is not a configured check (known: ${[...needs.keys()].join(', ')})` });
+      if (!needsOf.has(need)) ctx.addIssue({ code: 'custom', path: paths.get(id)!, message: `${id} needs "${need}", which is not a configured check (known: ${[...needsOf.keys()].join(', ')})` });
       else if (need === id) ctx.addIssue({ code: 'custom', path: paths.get(id)!, message: `${id} cannot need itself` });
     }
   }
   const onCycle = (start: string): boolean => {
     const seen = new Set<string>();
     const walk = (id: string): boolean =>
-      (needs.get(id) ?? []).some((n) => n === start || (!seen.has(n) && needs.has(n) && (seen.add(n), walk(n))));
+      (needsOf.get(id) ?? []).some((n) => n === start || (!seen.has(n) && needsOf.has(n) && (seen.add(n), walk(n))));
     return walk(start);
   };
-  for (const id of needs.keys()) if (onCycle(id)) ctx.addIssue({ code: 'custom', path: paths.get(id)!, message: `${id} is on a cycle of needs: a cycle has no root cause to report` });
+  for (const id of needsOf.keys()) if (onCycle(id)) ctx.addIssue({ code: 'custom', path: paths.get(id)!, message: `${id} is on a cycle of needs: a cycle has no root cause to report` });
 });
 
 export type OpsbookConfigInput = z.input<typeof configSchema>;
