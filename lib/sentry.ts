@@ -34,6 +34,9 @@ const disabled: ErrorReporter = {
 
 type SentryModule = typeof import('@sentry/node');
 
+/** How long a cron job waits for its in_progress check-in to reach Sentry. */
+const IN_PROGRESS_FLUSH_MS = 500;
+
 export function createErrorReporter(env: Pick<Env, 'SENTRY_DSN' | 'SENTRY_ENVIRONMENT' | 'VERCEL_ENV'>): ErrorReporter {
   const dsn = env.SENTRY_DSN;
   if (!dsn) return disabled;
@@ -68,9 +71,22 @@ export function createErrorReporter(env: Pick<Env, 'SENTRY_DSN' | 'SENTRY_ENVIRO
     },
     async withMonitor(slug, fn, config) {
       const Sentry = await load();
-      // Passing an async function: a synchronous throw inside withMonitor would escape before the
-      // error check-in is recorded.
-      return Sentry.withMonitor(slug, async () => fn(), config);
+      // The in_progress check-in is delivered before the job starts: envelopes travel concurrently, and a
+      // quick job's final check-in (or an alert raised just before) could otherwise reach Sentry first.
+      // Bounded: a Sentry that is down costs at most IN_PROGRESS_FLUSH_MS, never the run.
+      const checkInId = Sentry.captureCheckIn({ monitorSlug: slug, status: 'in_progress' }, config);
+      await Sentry.flush(IN_PROGRESS_FLUSH_MS);
+      const started = performance.now();
+      const finish = (status: 'ok' | 'error') =>
+        Sentry.captureCheckIn({ checkInId, monitorSlug: slug, status, duration: (performance.now() - started) / 1000 }, config);
+      try {
+        const result = await fn();
+        finish('ok');
+        return result;
+      } catch (err) {
+        finish('error');
+        throw err;
+      }
     },
     async flush(timeoutMs = 2000) {
       if (!loading) return;

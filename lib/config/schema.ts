@@ -202,6 +202,15 @@ export const sqlMetric = z.strictObject({
   severity: severity.default('P3'),
 });
 
+/** A five-field cron expression (UTC), checked by croner when the config loads. */
+const cronExpression = z
+  .string()
+  .max(200)
+  .superRefine((cron, ctx) => {
+    const problem = cronProblem(cron);
+    if (problem) ctx.addIssue({ code: 'custom', message: `invalid cron expression: ${problem}` });
+  });
+
 export const heartbeat = z
   .strictObject({
     name: id,
@@ -209,14 +218,7 @@ export const heartbeat = z
     /** Expected every N seconds… */
     periodSeconds: positive.optional(),
     /** …or on this cron schedule (five fields, UTC). */
-    cron: z
-      .string()
-      .max(200)
-      .superRefine((cron, ctx) => {
-        const problem = cronProblem(cron);
-        if (problem) ctx.addIssue({ code: 'custom', message: `invalid cron expression: ${problem}` });
-      })
-      .optional(),
+    cron: cronExpression.optional(),
     /** Time allowed after the expected ping before it is down. @default 3600 */
     graceSeconds: z.number().min(0).default(3600),
     /** Recovery point objective: the last success must be at most this old. */
@@ -271,14 +273,14 @@ export const alertsConfig = z.strictObject({
 
 /**
  * A maintenance window: alerts are muted while it is open, results are still recorded, and the report
- * says so. It opens at \`start\` (HH:MM, UTC) on the days its recurrence names, or on a cron schedule, or
- * once \`at\` a given instant, and lasts \`durationMinutes\`.
+ * says so. It opens at `start` (HH:MM, UTC) on the days its recurrence names, or on a cron schedule, or
+ * once `at` a given instant, and lasts `durationMinutes`.
  */
 export const maintenanceWindow = z
   .strictObject({
     id,
     title: z.string().max(200).optional(),
-    /** HH:MM UTC, with \`weekday\` or \`dayOfMonth\`. @default "00:00" */
+    /** HH:MM UTC, with `weekday` or `dayOfMonth`. @default "00:00" */
     start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (UTC)').default('00:00'),
     /** How long the window stays open. @example 120 */
     durationMinutes: z.number().int().min(1).max(31 * 24 * 60),
@@ -286,15 +288,8 @@ export const maintenanceWindow = z
     weekday: z.array(z.enum(['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'])).min(1).optional(),
     /** Every month on these days (a day past the month's end never comes). @example [1] */
     dayOfMonth: z.array(z.number().int().min(1).max(31)).min(1).optional(),
-    /** Five-field cron (UTC) for when the window opens; \`start\` is ignored. @example "0 2 * * 0" */
-    cron: z
-      .string()
-      .max(200)
-      .superRefine((cron, ctx) => {
-        const problem = cronProblem(cron);
-        if (problem) ctx.addIssue({ code: 'custom', message: `invalid cron expression: ${problem}` });
-      })
-      .optional(),
+    /** Five-field cron (UTC) for when the window opens; `start` is ignored. @example "0 2 * * 0" */
+    cron: cronExpression.optional(),
     /** A one-off window opening at this instant (ISO 8601 with a time zone). */
     at: z.iso.datetime({ offset: true }).optional(),
     /** Checks muted by this window, by id or family; every check when omitted. @example ["http.api"] */
