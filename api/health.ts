@@ -3,10 +3,8 @@ import { identify } from '../lib/auth.js';
 import { scheduledChecklists } from '../lib/config/health-view.js';
 import { getDeps } from '../lib/deps.js';
 import { healthBody, runHealth } from '../lib/health.js';
-import { afterResponse, headOf, json, route } from '../lib/http.js';
-import { raiseMissedRuns } from '../lib/alerts/missed.js';
-import { redactSecrets } from '../lib/env.js';
-import { messageOf } from '../lib/errors.js';
+import { headOf, json, route } from '../lib/http.js';
+import { raiseMissedAfterHealth } from '../lib/alerts/missed.js';
 import { withTimeout } from '../lib/timeout.js';
 import { resolverFor } from '../lib/tokens.js';
 
@@ -24,10 +22,7 @@ export const GET = route(async (request, requestId, context) => {
   ]);
   const detailed = caller !== undefined && caller.role !== 'heartbeat';
   const response = json(healthBody(result, detailed), { status: result.httpStatus, requestId });
-  // A missed checklist run is an alert: raised once (claimed in Postgres) after the answer is built.
-  if (result.details.checklists?.missed.length) {
-    await afterResponse(context, () => raiseMissedRuns(deps, { checklists }, new Date(), 'health'), (err) => deps.log('warn', `missed-run alert not raised: ${redactSecrets(messageOf(err))}`));
-  }
+  await raiseMissedAfterHealth(deps, result, { checklists }, context);
   return response;
 });
 

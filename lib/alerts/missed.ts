@@ -2,6 +2,8 @@ import type { Deps } from '../deps.js';
 import { messageOf } from '../errors.js';
 import { redactSecrets } from '../env.js';
 import { missedRunsStatement, type MissedRun, type ScheduledChecklist } from '../checklists/missed.js';
+import type { HealthResult } from '../health.js';
+import { afterResponse, type RequestContext } from '../http.js';
 
 export interface RaisedMissedRun extends MissedRun {
   /** This invocation claimed the alert (false: another one already raised it). */
@@ -44,4 +46,22 @@ export async function raiseMissedRuns(
     }
   }
   return out;
+}
+
+/**
+ * /api/health's part: when its answer shows missed runs, raise them after the answer is built (through
+ * the platform's waitUntil), so the poll that notices a miss is also the one that alerts.
+ */
+export async function raiseMissedAfterHealth(
+  deps: Pick<Deps, 'db' | 'errors' | 'log'>,
+  result: HealthResult,
+  config: { checklists: ScheduledChecklist[] },
+  context: RequestContext,
+): Promise<void> {
+  if (!result.details.checklists?.missed.length) return;
+  await afterResponse(
+    context,
+    () => raiseMissedRuns(deps, config, new Date(), 'health'),
+    (err) => deps.log('warn', `missed-run alert not raised: ${redactSecrets(messageOf(err))}`),
+  );
 }
