@@ -89,17 +89,34 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EP
 const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-5]|53300|57014)$/;
 /** What node-postgres and ioredis say, without a code, when a connection dies or a call times out. */
 const DRIVER_MESSAGES = /^(Connection terminated|Query read timeout|timeout exceeded when trying to connect|Connection is closed|Command timed out|Reached the max retries per request limit)/;
+/**
+ * Neon's HTTP driver turns every answer but a 400 into a NeonDbError without a code, "Server error (HTTP
+ * status N): …". Neon's endpoint answers 500 when it cannot reach or start the compute ("Couldn't
+ * connect to compute node"), and a gateway in front of it 502/503/504; 429 is its rate limit. 507 is a
+ * response too large for the endpoint, which is the query's fault, so it is not an outage.
+ */
+const NEON_UNAVAILABLE_STATUS = /^Server error \(HTTP status (429|50[0-689]|5[1-9]\d)\)/;
+/**
+ * A 400 from Neon without a SQLSTATE, when the compute's connection broke mid-query: the endpoint relays
+ * its Postgres client's text (a 400 with a code is Postgres speaking, and the code decides).
+ */
+const NEON_CONNECTION_LOST = /^(connection closed|error communicating with the server)/;
 
 /**
  * Whether an error (or one of its causes) is a dependency failing rather than Opsbook or the request:
  * a client-side timeout, a refused or broken connection, or a server that says it cannot serve now.
  */
 export function isDependencyFailure(err: unknown): boolean {
-  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  // Neon's driver links the fetch error it wraps as `sourceError`, not `cause`.
+  const next = (e: object) => (e as { cause?: unknown }).cause ?? (e as { sourceError?: unknown }).sourceError;
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = next(e), depth++) {
     const { name, code, message, errors } = e as { name?: unknown; code?: unknown; message?: unknown; errors?: unknown };
     if (name === 'TimeoutError') return true;
     if (typeof code === 'string' && (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) return true;
     if (typeof message === 'string' && DRIVER_MESSAGES.test(message)) return true;
+    // fetch (undici) rejects with exactly this for every network-level failure, whatever its cause.
+    if (name === 'TypeError' && message === 'fetch failed') return true;
+    if (name === 'NeonDbError' && typeof message === 'string' && !code && (NEON_UNAVAILABLE_STATUS.test(message) || NEON_CONNECTION_LOST.test(message))) return true;
     // A connection attempt to several addresses fails with all of them (AggregateError).
     if (Array.isArray(errors) && errors.length > 0 && errors.every((x) => isDependencyFailure(x))) return true;
   }

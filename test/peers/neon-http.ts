@@ -471,6 +471,9 @@ export async function startNeonPeer(opts: NeonPeerOptions): Promise<NeonPeer> {
       // An idle connection killed upstream (DROP DATABASE … FORCE, a restart) must not crash the process;
       // the pool drops it and the next request connects afresh.
       pool.on('error', () => undefined);
+      // A connection killed while a request holds it (pg_terminate_backend, a restart) fails that request's
+      // statement, which answers it; the client's own 'error' event must not crash the process too.
+      pool.on('connect', (client) => client.on('error', () => undefined));
       pools.set(key, pool);
     }
     return pool;
