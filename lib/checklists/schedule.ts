@@ -57,10 +57,53 @@ function daysInMonth(y: number, m: number): number {
   return new Date(Date.UTC(y, m + 1, 0)).getUTCDate();
 }
 
+const CRON_FIELDS = [
+  { name: 'minute', min: 0, max: 59 },
+  { name: 'hour', min: 0, max: 23 },
+  { name: 'day-of-month', min: 1, max: 31 },
+  { name: 'month', min: 1, max: 12 },
+  { name: 'day-of-week', min: 0, max: 6 },
+] as const;
+
+/**
+ * What Vercel's cron syntax refuses in one field, which croner (and most crons) would accept. Vercel
+ * documents numbers only (minute 0-59, hour 0-23, day of month 1-31, month 1-12, day of week 0-6 with
+ * Sunday 0), with `*`, lists, ranges and steps, and says it does not support alternative expressions
+ * like MON, SUN, JAN or DEC (vercel.com/docs/cron-jobs, "Cron expression limitations"). The Quartz
+ * extensions `L`, `W`, `#` and `?` are not in that syntax either.
+ */
+function vercelFieldProblem(value: string, index: number): string | undefined {
+  const field = CRON_FIELDS[index]!;
+  const where = `${field.name} "${value}"`;
+  const named = /[a-z]{3,}/i.exec(value);
+  if (named) {
+    const what = index === 3 ? 'named months' : index === 4 ? 'named weekdays' : 'names';
+    return `${where}: Vercel does not support ${what} ("${named[0]}"); use numbers ${field.min}-${field.max}${index === 4 ? ' (Sunday is 0)' : ''}`;
+  }
+  if (value.includes('#')) return `${where}: Vercel does not support "#" (the nth weekday of a month); use a schedule of type "nth-weekday"`;
+  if (/l/i.test(value)) return `${where}: Vercel does not support "L" (the last day)${index === 2 ? '; use a schedule of type "monthly" with day 31, which runs on the last day of shorter months' : ''}`;
+  if (/w/i.test(value)) return `${where}: Vercel does not support "W" (the nearest weekday)`;
+  if (value.includes('?')) return `${where}: Vercel does not support "?"; use "*"`;
+  const other = /[^0-9*,/-]/.exec(value);
+  if (other) return `${where}: Vercel does not support "${other[0]}" (only numbers, "*", ",", "-" and "/")`;
+  for (const part of value.split(',')) {
+    const [range = ''] = part.split('/');
+    for (const n of range.split('-').filter((x) => /^\d+$/.test(x)).map(Number)) {
+      if (index === 4 && n === 7) return `${where}: Vercel's day of week is 0-6 (Sunday is 0), it does not support 7`;
+      if (n < field.min || n > field.max) return `is not a valid cron expression: ${field.name} ${n} is out of range ${field.min}-${field.max}`;
+    }
+  }
+  return undefined;
+}
+
 /** Why a cron expression cannot be a Vercel (Hobby) cron, or undefined when it can. */
 export function vercelCronProblem(expr: string): string | undefined {
   const fields = expr.trim().split(/\s+/);
   if (fields.length !== 5) return 'must have exactly five fields (minute hour day-of-month month day-of-week)';
+  for (const [i, value] of fields.entries()) {
+    const problem = vercelFieldProblem(value, i);
+    if (problem) return problem;
+  }
   const [minute, hour, dom, , dow] = fields as [string, string, string, string, string];
   if (!/^\d{1,2}$/.test(minute) || !/^\d{1,2}$/.test(hour)) return 'must run at most once a day: minute and hour must be single numbers';
   if (dom !== '*' && dow !== '*') return 'Vercel does not allow both day-of-month and day-of-week';

@@ -99,3 +99,42 @@ describe('vercel.json crons', () => {
     expect(scheduleSchema.safeParse({ type: 'cron', expr }).success).toBe(false);
   });
 });
+
+// What Vercel's cron syntax refuses (vercel.com/docs/cron-jobs, "Cron expression limitations": no
+// MON/SUN/JAN/DEC; numbers minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-6) but croner would
+// accept: a deploy with such a vercel.json fails, so the config is refused first, saying why.
+describe('a checklist cron that Vercel does not support is refused by the config', () => {
+  it.each([
+    ['a named month', '0 9 1 JAN *', /month "JAN": Vercel does not support named months \("JAN"\); use numbers 1-12/],
+    ['a named month range', '0 9 1 jan-mar *', /month "jan-mar": Vercel does not support named months/],
+    ['a named weekday', '0 9 * * MON', /day-of-week "MON": Vercel does not support named weekdays \("MON"\); use numbers 0-6 \(Sunday is 0\)/],
+    ['a named weekday list', '0 9 * * mon,wed,fri', /Vercel does not support named weekdays/],
+    ['"L" (last day of the month)', '0 9 L * *', /day-of-month "L": Vercel does not support "L".*type "monthly" with day 31/],
+    ['"5L" (last Friday)', '0 9 * * 5L', /day-of-week "5L": Vercel does not support "L"/],
+    ['"W" (nearest weekday)', '0 9 15W * *', /day-of-month "15W": Vercel does not support "W"/],
+    ['"#" (second Monday)', '0 9 * * 1#2', /day-of-week "1#2": Vercel does not support "#".*"nth-weekday"/],
+    ['"?" (no specific value)', '0 9 ? * 1', /day-of-month "\?": Vercel does not support "\?"; use "\*"/],
+    ['Sunday as 7', '0 9 * * 7', /day-of-week "7": Vercel's day of week is 0-6 \(Sunday is 0\), it does not support 7/],
+    ['Sunday as 7 in a range', '0 9 * * 5-7', /Vercel's day of week is 0-6/],
+    ['an hour out of range', '0 24 * * *', /not a valid cron expression: hour 24 is out of range 0-23/],
+    ['a day out of range', '0 9 0 * *', /not a valid cron expression: day-of-month 0 is out of range 1-31/],
+  ])('%s: "%s" → %s', (_what, expr, problem) => {
+    expect(vercelCronProblem(expr)).toMatch(problem);
+    const parsed = scheduleSchema.safeParse({ type: 'cron', expr });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.message).toMatch(problem);
+  });
+
+  it.each([
+    ['a weekday range', '0 9 * * 1-5'],
+    ['a weekday list', '30 6 * * 0,6'],
+    ['a stepped weekday range', '0 9 * * 1-5/2'],
+    ['a month list', '0 9 1 1,4,7,10 *'],
+    ['a stepped day of month', '0 9 */2 * *'],
+    ['a stepped day range', '0 9 1-31/7 * *'],
+    ['Sunday as 0', '0 9 * * 0'],
+  ])('%s: "%s" is accepted', (_what, expr) => {
+    expect(vercelCronProblem(expr)).toBeUndefined();
+    expect(scheduleSchema.safeParse({ type: 'cron', expr }).success).toBe(true);
+  });
+});
