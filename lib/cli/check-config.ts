@@ -1,7 +1,9 @@
+import { existsSync, readFileSync } from 'node:fs';
 import type { OpsbookConfig } from '../config/index.js';
 import { allChecks, FAMILIES } from '../checks/registry.js';
 import { selects } from '../diagnostics/run.js';
 import { describeSchedule, toVercelCron } from '../checklists/schedule.js';
+import { vercelJsonDrift } from '../checklists/vercel-json.js';
 
 /** Problems the schema cannot see: checklist items naming checks that do not exist. */
 export function referenceProblems(config: OpsbookConfig): string[] {
@@ -18,8 +20,14 @@ export function referenceProblems(config: OpsbookConfig): string[] {
   return problems;
 }
 
-export async function checkConfigCommand(config: OpsbookConfig, path: string, out: (l: string) => void): Promise<number> {
+export interface CheckConfigOptions {
+  /** The vercel.json whose crons must match the config; a project without one (no Vercel) skips the comparison. */
+  vercelJsonPath?: string;
+}
+
+export async function checkConfigCommand(config: OpsbookConfig, path: string, out: (l: string) => void, opts: CheckConfigOptions = {}): Promise<number> {
   const problems = referenceProblems(config);
+  if (opts.vercelJsonPath && existsSync(opts.vercelJsonPath)) problems.push(...vercelJsonDrift(config, readFileSync(opts.vercelJsonPath, 'utf8')));
   if (problems.length) {
     out(`${path}: invalid\n  - ${problems.join('\n  - ')}`);
     return 1;

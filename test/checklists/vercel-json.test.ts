@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import defaultConfig from '../../opsbook.config.js';
 import { vercelCrons } from '../../cron/index.js';
 import { runsOn, runTimeOn, toVercelCron, utcDay, vercelCronProblem, type ScheduleInput } from '../../lib/checklists/schedule.js';
-import { syncVercelJson } from '../../lib/checklists/vercel-json.js';
+import { syncVercelJson, vercelJsonDrift } from '../../lib/checklists/vercel-json.js';
 import { parseConfig } from '../../lib/config/index.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -124,5 +124,40 @@ describe('syncVercelJson', () => {
       ],
     });
     expect((await syncVercelJson(path, config, { check: true })).changed).toBe(false);
+  });
+});
+
+// A vercel.json whose crons differ from the config: Vercel calls on the old schedule (or never), so
+// check-config fails and the runner warns. Each line names the checklist and both schedules.
+describe('vercelJsonDrift', () => {
+  const config = parseConfig({
+    checklists: [
+      { id: 'daily', title: 'D', schedule: { type: 'daily', at: '08:30' }, items: [{ manual: 'x' }] },
+      { id: 'weekly', title: 'W', schedule: { type: 'weekly', days: ['mon'], at: '10:00' }, items: [{ manual: 'x' }] },
+    ],
+  });
+  const json = (crons: unknown) => JSON.stringify({ $schema: 'https://openapi.vercel.sh/vercel.json', crons }, null, 2);
+  const daily = { path: '/api/cron/daily', schedule: '30 8 * * *' };
+  const weekly = { path: '/api/cron/weekly', schedule: '0 10 * * 1' };
+
+  it.each([
+    ['the generated crons', json([daily, weekly])],
+    ['the same crons in another order (Vercel does not care)', json([weekly, daily])],
+  ])('%s → no problems', (_what, text) => {
+    expect(vercelJsonDrift(config, text)).toEqual([]);
+  });
+
+  it.each([
+    ['another schedule', json([{ ...daily, schedule: '0 9 * * *' }, weekly]), [/^checklist "daily": config schedules "30 8 \* \* \*" \(daily at 08:30 UTC\), but vercel\.json has "0 9 \* \* \*": run `npm run crons`/]],
+    ['a checklist missing', json([daily]), [/^checklist "weekly": config schedules "0 10 \* \* 1" \(every Monday at 10:00 UTC\), but vercel\.json has no cron for \/api\/cron\/weekly/]],
+    ['no crons at all', json(undefined), [/^checklist "daily": .*no cron/, /^checklist "weekly": .*no cron/]],
+    ['a cron the config does not have', json([daily, weekly, { path: '/api/cron/old', schedule: '0 3 * * *' }]), [/^vercel\.json has a cron for \/api\/cron\/old \("0 3 \* \* \*"\) that is no checklist of the config/]],
+    ['a checklist listed twice', json([daily, weekly, { ...weekly, schedule: '0 11 * * 1' }]), [/^checklist "weekly": .*2 crons for \/api\/cron\/weekly \("0 10 \* \* 1", "0 11 \* \* 1"\)/]],
+    ['text that is not JSON', '{ "crons": [', [/^vercel\.json is not valid JSON/]],
+    ['crons that are not an array', json({ daily: '30 8 * * *' }), [/^vercel\.json "crons" is not an array/]],
+  ])('%s → one line per difference', (_what, text, expected) => {
+    const problems = vercelJsonDrift(config, text);
+    expect(problems).toHaveLength(expected.length);
+    expected.forEach((re, i) => expect(problems[i]).toMatch(re));
   });
 });
