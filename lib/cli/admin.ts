@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import type { ActionDefinition } from '../admin/action.js';
 import { ACTIONS } from '../admin/registry.js';
 import { actionInputSchema, toSchema } from '../openapi.js';
-import type { ParsedArgs } from './args.js';
+import { didYouMean, parseCommandArgs, type FlagSpecs, type FlagValues } from './args.js';
 
 export const ADMIN_HELP = `Usage:
   opsbook admin                      list the admin actions
@@ -14,8 +14,15 @@ export const ADMIN_HELP = `Usage:
       --dry-run  only the dry run     --json  print the raw answers     --body '<json>'  the parameters as JSON
 Environment: OPSBOOK_TOKEN (or OPSBOOK_ADMIN_TOKEN), OPSBOOK_URL (default http://localhost:3000).`;
 
-/** Flags the CLI itself takes; everything else is a parameter of the action. */
-const OWN_FLAGS = new Set(['yes', 'dry-run', 'json', 'url', 'body', 'config']);
+/** Flags the CLI itself takes; every other flag must be a parameter of the action. */
+const OWN_FLAGS: FlagSpecs = {
+  yes: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  json: { type: 'boolean' },
+  url: { type: 'string' },
+  body: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
 /** One HTTP call's bound: an admin action runs within the server's own limits, well under this. */
 const REQUEST_TIMEOUT_MS = 60_000;
 
@@ -41,6 +48,14 @@ function camel(flag: string): string {
   return flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+function typesOf(schema: Record<string, any> | undefined): Set<string> {
+  return new Set<string>([schema?.type, ...((schema?.anyOf ?? schema?.oneOf ?? []) as Array<{ type?: string }>).map((s) => s.type)].filter(Boolean) as string[]);
+}
+
 export function findAction(words: string[]): ActionDefinition<any> | undefined {
   const candidates = [words.join('.'), words[0] ?? '', (words[0] ?? '').replace(/[-/ ]/g, '.')];
   for (const c of candidates) {
@@ -53,7 +68,7 @@ export function findAction(words: string[]): ActionDefinition<any> | undefined {
 /** A flag's text as the JSON value its schema wants: numbers, booleans, arrays (comma-separated or JSON) and objects (JSON). */
 function coerce(value: string | true, schema: Record<string, any> | undefined): unknown {
   if (value === true) return true;
-  const types = new Set<string>([schema?.type, ...((schema?.anyOf ?? schema?.oneOf ?? []) as Array<{ type?: string }>).map((s) => s.type)].filter(Boolean) as string[]);
+  const types = typesOf(schema);
   if (types.has('boolean') && /^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
   if ((types.has('integer') || types.has('number')) && value.trim() !== '' && Number.isFinite(Number(value)) && !types.has('string')) return Number(value);
   if (types.has('array')) {
@@ -73,19 +88,48 @@ function tryJson(value: string): unknown {
   }
 }
 
-/** The action's parameters from `--key value` flags (camelCase or kebab-case) and an optional --body. */
-export function paramsFromFlags(def: ActionDefinition<any>, args: ParsedArgs): { params: Record<string, unknown>; unknown: string[] } {
-  const props = ((toSchema(def.schema).properties ?? {}) as Record<string, Record<string, any>>);
-  const body = typeof args.flags.body === 'string' ? tryJson(args.flags.body) : {};
-  const params: Record<string, unknown> = body && typeof body === 'object' && !Array.isArray(body) ? { ...(body as object) } : {};
-  const unknown: string[] = [];
-  for (const [flag, value] of Object.entries(args.flags)) {
-    if (OWN_FLAGS.has(flag)) continue;
-    const key = flag in props ? flag : camel(flag);
-    if (!(key in props)) unknown.push(flag);
-    else params[key] = coerce(value, props[key]);
+export type AdminArgs = { ok: true; params: Record<string, unknown>; flags: FlagValues } | { ok: false; message: string };
+
+/**
+ * The action's parameters from `--key value` flags (camelCase or kebab-case) and an optional --body,
+ * parsed strictly: the flags are the CLI's own and the action's schema properties, nothing else. A
+ * boolean parameter may be written `--locked`, `--locked true` or `--locked=false`.
+ */
+export function parseAdminArgs(def: ActionDefinition<any>, argv: string[]): AdminArgs {
+  const props = (toSchema(def.schema).properties ?? {}) as Record<string, Record<string, any>>;
+  const flags: FlagSpecs = { ...OWN_FLAGS };
+  const booleans = new Set<string>();
+  for (const [key, schema] of Object.entries(props)) {
+    const isBoolean = typesOf(schema).has('boolean') && !typesOf(schema).has('string');
+    for (const name of new Set([key, kebab(key)])) {
+      if (name in OWN_FLAGS) continue;
+      flags[name] = { type: 'string' };
+      if (isBoolean) booleans.add(name);
+    }
   }
-  return { params, unknown };
+  // parseArgs has no optional values, so a bare boolean parameter gets its value spelled out first.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : undefined;
+    if (name && booleans.has(name)) {
+      const next = argv[i + 1];
+      if (next !== undefined && /^(true|false)$/i.test(next)) {
+        args.push(`${a}=${next}`);
+        i++;
+      } else args.push(`${a}=true`);
+    } else args.push(a);
+  }
+  const parsed = parseCommandArgs(args, { command: `opsbook admin ${def.id}`, flags });
+  if (!parsed.ok) return parsed;
+  const body = typeof parsed.values.body === 'string' ? tryJson(parsed.values.body) : {};
+  const params: Record<string, unknown> = body && typeof body === 'object' && !Array.isArray(body) ? { ...(body as object) } : {};
+  for (const [flag, value] of Object.entries(parsed.values)) {
+    if (flag in OWN_FLAGS || value === undefined || value === false) continue;
+    const key = flag in props ? flag : camel(flag);
+    params[key] = coerce(value, props[key]);
+  }
+  return { ok: true, params, flags: parsed.values };
 }
 
 function describeAction(def: ActionDefinition<any>): string {
@@ -187,32 +231,49 @@ async function readLine(input: NodeJS.ReadableStream): Promise<string | undefine
 }
 
 /** `opsbook admin <action> …`: dry run, confirm, run. Returns the exit code. */
-export async function adminCommand(rest: string[], args: ParsedArgs, io: AdminIo): Promise<number> {
+export async function adminCommand(argv: string[], io: AdminIo): Promise<number> {
   const { out, err } = io;
   const env = io.env ?? process.env;
-  if (rest.length === 0) {
+  const list = () => {
     out(ADMIN_HELP);
     out('');
     out('Actions:');
     for (const def of ACTIONS) out(describeAction(def));
+  };
+  if (argv.length === 0 || (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h'))) {
+    list();
     return 0;
   }
-  const def = findAction(rest);
+  // The action's name is the leading words (`users.lock`, or `users lock`); flags follow it.
+  const firstFlag = argv.findIndex((a) => a.startsWith('-'));
+  const words = firstFlag === -1 ? argv : argv.slice(0, firstFlag);
+  if (words.length === 0) {
+    err(`Name the action first: opsbook admin <action> [--key value …]. Run \`opsbook admin\` for the list.`);
+    return 2;
+  }
+  const def = findAction(words);
   if (!def) {
-    err(`Unknown admin action "${rest.join(' ')}". Run \`opsbook admin\` for the list.`);
+    const hint = didYouMean(words.join('.'), ACTIONS.map((a) => a.id));
+    err(`Unknown admin action "${words.join(' ')}".${hint ? ` Did you mean "${hint}"?` : ''} Run \`opsbook admin\` for the list.`);
     return 2;
   }
-  const { params, unknown } = paramsFromFlags(def, args);
-  if (unknown.length) {
-    err(`Unknown parameter${unknown.length > 1 ? 's' : ''} for ${def.id}: ${unknown.map((u) => `--${u}`).join(', ')}.\n  ${usageOf(def)}`);
+  // Everything is parsed before the token is read or a request is made: a typo sends nothing.
+  const parsed = parseAdminArgs(def, argv.slice(words.length));
+  if (!parsed.ok) {
+    err(`${parsed.message}\n  ${usageOf(def)}`);
     return 2;
   }
+  if (parsed.flags.help) {
+    out(`Usage:\n  ${usageOf(def)}${def.mutates ? ' [--dry-run] [--yes]' : ''} [--json] [--url <base>]\n  ${def.summary}`);
+    return 0;
+  }
+  const { params, flags } = parsed;
   const token = env.OPSBOOK_TOKEN || env.OPSBOOK_ADMIN_TOKEN;
   if (!token) {
     err('No token: set OPSBOOK_TOKEN (a stored token, see `opsbook token create`) or OPSBOOK_ADMIN_TOKEN.');
     return 2;
   }
-  const base = (typeof args.flags.url === 'string' ? args.flags.url : undefined) ?? env.OPSBOOK_URL ?? 'http://localhost:3000';
+  const base = (typeof flags.url === 'string' ? flags.url : undefined) ?? env.OPSBOOK_URL ?? 'http://localhost:3000';
   let baseUrl: URL;
   try {
     baseUrl = new URL(base);
@@ -224,7 +285,7 @@ export async function adminCommand(rest: string[], args: ParsedArgs, io: AdminIo
   if (baseUrl.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(baseUrl.hostname)) {
     err(`Warning: sending the token over plain http to ${baseUrl.host}. Use https.`);
   }
-  const json = args.flags.json === true;
+  const json = flags.json === true;
 
   try {
     if (!def.mutates) {
@@ -239,7 +300,7 @@ export async function adminCommand(rest: string[], args: ParsedArgs, io: AdminIo
     if (json) out(dry.text);
     if (dry.status !== 200 || !dry.body) return json ? 1 : reportError(dry, err);
     if (!json) printResult(dry.body, out, 'Dry run: ');
-    if (args.flags['dry-run'] === true) return 0;
+    if (flags['dry-run'] === true) return 0;
     if (dry.body.status === 'not-found') {
       err('Nothing to do: not found. Nothing was changed.');
       return 1;
@@ -249,7 +310,7 @@ export async function adminCommand(rest: string[], args: ParsedArgs, io: AdminIo
       return 0;
     }
 
-    if (args.flags.yes !== true) {
+    if (flags.yes !== true) {
       const interactive = io.interactive ?? Boolean(process.stdin.isTTY);
       if (!interactive) {
         err(`Refusing to run ${def.id} without confirmation: no terminal to ask on. Re-run with --yes to confirm. Nothing was changed.`);

@@ -1,32 +1,110 @@
-/** A tiny argv parser: positionals, `--flag`, `--key value` and `--key=value`. */
-export interface ParsedArgs {
-  positionals: string[];
-  flags: Record<string, string | true>;
+import { parseArgs as nodeParseArgs } from 'node:util';
+
+/**
+ * The CLI's argument parsing: `node:util` parseArgs in strict mode, one set of flags per command, so a
+ * typo (`--dryrun`, `--chek`, `--confg x`) is refused before anything runs instead of being ignored.
+ * Failures are data (`{ ok: false, message }`) that the caller prints with exit code 2.
+ */
+export type FlagType = 'string' | 'boolean';
+
+export interface FlagSpec {
+  type: FlagType;
+  /** A one-letter alias, e.g. `h` for `--help`. */
+  short?: string;
 }
 
-export function parseArgs(argv: string[]): ParsedArgs {
-  const positionals: string[] = [];
-  const flags: Record<string, string | true> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
+export type FlagSpecs = Record<string, FlagSpec>;
+export type FlagValues = Record<string, string | boolean | undefined>;
+
+export type ParseResult = { ok: true; values: FlagValues; positionals: string[] } | { ok: false; message: string };
+
+export interface ParseOptions {
+  /** The command as the user typed it, for messages: "opsbook run". */
+  command: string;
+  flags: FlagSpecs;
+  /** How many positionals the command takes. @default { min: 0, max: 0 } */
+  positionals?: { min?: number; max?: number; name?: string };
+}
+
+/** `--help` / `-h` on every command. */
+export const HELP_FLAG: FlagSpecs = { help: { type: 'boolean', short: 'h' } };
+
+/**
+ * Parse one command's arguments. Every flag must be one the command knows, a string flag needs a value
+ * (the next argument may not itself be a flag), a boolean flag takes none, and no flag is given twice.
+ */
+export function parseCommandArgs(argv: string[], opts: ParseOptions): ParseResult {
+  const { command, flags } = opts;
+  const options = Object.fromEntries(Object.entries(flags).map(([name, f]) => [name, f.short ? { type: f.type, short: f.short } : { type: f.type }]));
+  // A lenient pass first, only to name the offending token precisely; the strict pass below is the gate.
+  const loose = nodeParseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
+  const seen = new Set<string>();
+  for (const token of loose.tokens ?? []) {
+    if (token.kind !== 'option') continue;
+    const spec = flags[token.name];
+    if (!spec) {
+      const hint = didYouMean(token.name, Object.keys(flags));
+      return { ok: false, message: `Unknown flag ${token.rawName} for ${command}.${hint ? ` Did you mean --${hint}?` : ''}` };
     }
-    if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      if (eq !== -1) flags[a.slice(2, eq)] = a.slice(eq + 1);
-      else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--') && !BOOLEAN.has(a.slice(2))) flags[a.slice(2)] = argv[++i]!;
-      else flags[a.slice(2)] = true;
-    } else positionals.push(a);
+    if (spec.type === 'string' && (token.value === undefined || (!token.inlineValue && token.value.startsWith('-')))) {
+      return { ok: false, message: `${token.rawName} needs a value: ${token.rawName} <value> (or ${token.rawName}=<value>).` };
+    }
+    if (spec.type === 'boolean' && token.inlineValue) {
+      return { ok: false, message: `${token.rawName} takes no value (got "${token.value}").` };
+    }
+    if (seen.has(token.name)) return { ok: false, message: `--${token.name} is given more than once.` };
+    seen.add(token.name);
   }
-  return { positionals, flags };
+  let parsed: { values: FlagValues; positionals: string[] };
+  try {
+    parsed = nodeParseArgs({ args: argv, options, strict: true, allowPositionals: true }) as { values: FlagValues; positionals: string[] };
+  } catch (err) {
+    return { ok: false, message: `${command}: ${(err as Error).message}` };
+  }
+  const { min = 0, max = 0, name = 'argument' } = opts.positionals ?? {};
+  if (!parsed.values.help) {
+    if (parsed.positionals.length > max) {
+      const extra = parsed.positionals.slice(max);
+      return { ok: false, message: `${command} takes ${max === 0 ? 'no arguments' : `at most ${max} ${name}${max > 1 ? 's' : ''}`}, but got ${extra.map((p) => `"${p}"`).join(', ')}.` };
+    }
+    if (parsed.positionals.length < min) return { ok: false, message: `${command} needs a ${name}.` };
+  }
+  return { ok: true, values: parsed.values, positionals: parsed.positionals };
 }
 
-/** Flags that never take a value, so `--dry-run daily` keeps `daily` as a positional. */
-const BOOLEAN = new Set(['dry-run', 'send', 'check', 'help', 'json', 'yes']);
+/**
+ * The edit distance with adjacent transpositions (optimal string alignment, "Damerau–Levenshtein"):
+ * `jsno` → `json` is one edit, as a person would count it.
+ */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
 
-export function flagString(args: ParsedArgs, name: string): string | undefined {
-  const v = args.flags[name];
+/**
+ * The known name closest to what was typed, when it is close enough to be the intended one: within
+ * about a third of its length in edits, or what was typed is the start of exactly one name (`--dry`).
+ */
+export function didYouMean(input: string, known: readonly string[]): string | undefined {
+  const typed = input.toLowerCase();
+  let best: { name: string; distance: number } | undefined;
+  for (const name of known) {
+    const distance = editDistance(typed, name.toLowerCase());
+    if (!best || distance < best.distance) best = { name, distance };
+  }
+  if (best && best.distance > 0 && best.distance <= Math.max(1, Math.floor(typed.length / 3)) && best.distance < typed.length) return best.name;
+  const prefixed = typed.length >= 3 ? known.filter((k) => k.toLowerCase().startsWith(typed)) : [];
+  return prefixed.length === 1 ? prefixed[0] : undefined;
+}
+
+export function flagString(values: FlagValues, name: string): string | undefined {
+  const v = values[name];
   return typeof v === 'string' ? v : undefined;
 }

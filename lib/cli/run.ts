@@ -2,19 +2,18 @@ import type { OpsbookConfig } from '../config/index.js';
 import { createDeps } from '../deps.js';
 import { getEnv } from '../env.js';
 import { runChecklist } from '../checklists/run.js';
-import { flagString, type ParsedArgs } from './args.js';
+import { flagString, type FlagValues } from './args.js';
 
 /**
  * `opsbook run <checklist>`: the same items the cron runs, from a terminal or CI (the model is
  * `checkly test`). A manual run is its own run: it never takes the scheduled period's slot.
  */
-export async function runCommand(rest: string[], args: ParsedArgs, config: OpsbookConfig, out: (l: string) => void): Promise<number> {
-  const id = rest[0];
+export async function runCommand(id: string | undefined, flags: FlagValues, config: OpsbookConfig, out: (l: string) => void): Promise<number> {
   if (!id) {
     out(`Which checklist? One of: ${config.checklists.map((c) => c.id).join(', ') || '(none configured)'}`);
     return 2;
   }
-  const atFlag = flagString(args, 'at');
+  const atFlag = flagString(flags, 'at');
   const now = atFlag ? new Date(atFlag) : new Date();
   if (Number.isNaN(now.getTime())) {
     out(`--at must be an ISO date, e.g. 2026-12-07T09:00:00Z (got "${atFlag}")`);
@@ -24,8 +23,8 @@ export async function runCommand(rest: string[], args: ParsedArgs, config: Opsbo
   try {
     const result = await runChecklist(deps, config, id, now, {
       mode: 'manual',
-      dryRun: args.flags['dry-run'] === true,
-      send: args.flags.send === true,
+      dryRun: flags['dry-run'] === true,
+      send: flags.send === true,
       progress: out,
     });
     if (result.status !== 'completed') {

@@ -8,7 +8,7 @@ import { parseConfig } from '../config/index.js';
 import { createDeps, type Deps } from '../deps.js';
 import { getEnv } from '../env.js';
 import { OpsbookError } from '../errors.js';
-import { flagString, type ParsedArgs } from './args.js';
+import { didYouMean, flagString, HELP_FLAG, parseCommandArgs, type FlagSpecs } from './args.js';
 
 export const TOKEN_HELP = `Usage:
   opsbook token create --name <name> --role <heartbeat|read|operate|admin>
@@ -52,18 +52,42 @@ function paramsFor<D extends ActionDefinition<any>>(def: D, input: Record<string
   return parsed.data as Record<string, unknown>;
 }
 
+/** The flags of each token subcommand. */
+const SUBCOMMANDS: Record<string, FlagSpecs> = {
+  create: { name: { type: 'string' }, role: { type: 'string' }, ...HELP_FLAG },
+  revoke: { name: { type: 'string' }, id: { type: 'string' }, ...HELP_FLAG },
+  list: { json: { type: 'boolean' }, ...HELP_FLAG },
+};
+
 /** `opsbook token create|revoke|list`. Returns the exit code. */
-export async function tokenCommand(rest: string[], args: ParsedArgs, out: (line: string) => void, err: (line: string) => void): Promise<number> {
-  const sub = rest[0];
-  if (!sub || !['create', 'revoke', 'list'].includes(sub)) {
-    err(sub ? `Unknown token command "${sub}".\n\n${TOKEN_HELP}` : TOKEN_HELP);
+export async function tokenCommand(argv: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === '--help' || sub === '-h') {
+    out(TOKEN_HELP);
+    return 0;
+  }
+  const flags = sub === undefined ? undefined : SUBCOMMANDS[sub];
+  if (!flags) {
+    const hint = sub === undefined || sub.startsWith('-') ? undefined : didYouMean(sub, Object.keys(SUBCOMMANDS));
+    err(sub ? `Unknown token command "${sub}".${hint ? ` Did you mean "${hint}"?` : ''}\n\n${TOKEN_HELP}` : TOKEN_HELP);
     return 2;
   }
+  // Parsed before the database is opened: a refused flag creates, revokes and lists nothing.
+  const parsed = parseCommandArgs(rest, { command: `opsbook token ${sub}`, flags });
+  if (!parsed.ok) {
+    err(`${parsed.message}\n\n${TOKEN_HELP}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    out(TOKEN_HELP);
+    return 0;
+  }
+  const values = parsed.values;
   const deps = await createDeps(getEnv());
   try {
     await ensureSchema(deps.db);
     if (sub === 'create') {
-      const params = paramsFor(createAction, { name: flagString(args, 'name'), role: flagString(args, 'role') });
+      const params = paramsFor(createAction, { name: flagString(values, 'name'), role: flagString(values, 'role') });
       const result = await createAction.run(cliContext(deps), params as never, { dryRun: false });
       const data = result.data as { token: string; id: number; name: string; role: string; prefix: string };
       out(`Created ${data.role} token "${data.name}" (id ${data.id}, prefix ${data.prefix}…).`);
@@ -74,8 +98,8 @@ export async function tokenCommand(rest: string[], args: ParsedArgs, out: (line:
       return 0;
     }
     if (sub === 'revoke') {
-      const id = flagString(args, 'id');
-      const params = paramsFor(revokeAction, { name: flagString(args, 'name'), id: id === undefined ? undefined : /^\d+$/.test(id) ? Number(id) : id });
+      const id = flagString(values, 'id');
+      const params = paramsFor(revokeAction, { name: flagString(values, 'name'), id: id === undefined ? undefined : /^\d+$/.test(id) ? Number(id) : id });
       const result = await revokeAction.run(cliContext(deps), params as never, { dryRun: false });
       (result.status === 'not-found' ? err : out)(result.summary);
       return result.status === 'not-found' ? 1 : 0;
@@ -85,7 +109,7 @@ export async function tokenCommand(rest: string[], args: ParsedArgs, out: (line:
     );
     const iso = (d: string | Date | null) => (d === null ? null : new Date(d).toISOString());
     const list = rows.map((r) => ({ id: Number(r.id), name: r.name, role: r.role, prefix: r.prefix, createdAt: iso(r.created_at), createdBy: r.created_by, lastUsedAt: iso(r.last_used_at), revokedAt: iso(r.revoked_at) }));
-    if (args.flags.json === true) {
+    if (values.json === true) {
       out(JSON.stringify(list, null, 2));
       return 0;
     }

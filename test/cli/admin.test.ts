@@ -9,7 +9,6 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ACTIONS } from '../../lib/admin/registry.js';
 import { adminCommand, type AdminIo } from '../../lib/cli/admin.js';
-import { parseArgs } from '../../lib/cli/args.js';
 import { main } from '../../lib/cli/main.js';
 import { parseConfig, setConfig } from '../../lib/config/index.js';
 import { envSchema, resetEnvCache } from '../../lib/env.js';
@@ -57,8 +56,7 @@ async function admin(argv: string[], opts: { token?: string; answer?: string; in
     interactive: opts.interactive ?? true,
     env: { OPSBOOK_TOKEN: opts.token ?? adminToken, OPSBOOK_URL: opts.url ?? runnerUrl() },
   };
-  const args = parseArgs(argv);
-  const code = await adminCommand(args.positionals, args, io);
+  const code = await adminCommand(argv, io);
   return { code, out: out.join('\n'), err: err.join('\n'), prompts };
 }
 

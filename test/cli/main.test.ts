@@ -188,6 +188,33 @@ describe('opsbook check-config', () => {
   });
 });
 
+describe('opsbook check-config and vercel.json', () => {
+  /** A project folder: the config and, beside it, the vercel.json Vercel deploys. */
+  async function project(vercelJson: unknown): Promise<string> {
+    const folder = await mkdtemp(join(dir, 'project-'));
+    await writeFile(join(folder, 'opsbook.config.ts'), `export default ${JSON.stringify(CONFIG)};\n`);
+    await writeFile(join(folder, 'vercel.json'), JSON.stringify(vercelJson, null, 2));
+    return join(folder, 'opsbook.config.ts');
+  }
+
+  it('vercel.json crons that differ from the config → exit 1 naming the checklist, the config’s schedule and vercel.json’s', async () => {
+    const path = await project({ crons: [{ path: '/api/cron/cli-daily', schedule: '0 8 * * 1' }, { path: '/api/cron/cli-weekly', schedule: '0 10 * * 5' }] });
+    const { code, out } = await cli('check-config', '--config', path);
+    expect(code).toBe(1);
+    expect(out).toEqual([
+      `${path}: invalid`,
+      '  - checklist "cli-daily": config schedules "0 9 * * 1" (first Monday of the month at 09:00 UTC), but vercel.json has "0 8 * * 1": run `npm run crons` and commit vercel.json',
+    ]);
+  });
+
+  it('vercel.json crons that match the config → valid', async () => {
+    const path = await project({ crons: [{ path: '/api/cron/cli-weekly', schedule: '0 10 * * 5' }, { path: '/api/cron/cli-daily', schedule: '0 9 * * 1' }] });
+    const { code, out } = await cli('check-config', '--config', path);
+    expect(code).toBe(0);
+    expect(out[0]).toBe(`${path}: valid — CliTest`);
+  });
+});
+
 describe('opsbook crons', () => {
   it('--check on the repository → exit 0: vercel.json matches opsbook.config.ts', async () => {
     const { code, out, err } = await cli('crons', '--check');
@@ -209,10 +236,10 @@ describe('usage', () => {
     expect(out.join('\n')).toContain('Usage:\n  opsbook run <checklist>');
   });
 
-  it('an unknown command → exit 2 naming it, with the usage text on stderr', async () => {
+  it('an unknown command → exit 2 naming it, and where the commands are listed', async () => {
     const { code, out, err } = await cli('deploy');
     expect(code).toBe(2);
     expect(out).toEqual([]);
-    expect(err[0]).toBe('Unknown command "deploy".');
+    expect(err).toEqual(['Unknown command "deploy".', 'Run `opsbook help` for the commands.']);
   });
 });
