@@ -15,6 +15,7 @@ import { parseConfig, setConfig, type OpsbookConfig } from '../../lib/config/ind
 import { createDeps, setDeps, type Deps } from '../../lib/deps.js';
 import { parseEnv, resetEnvCache } from '../../lib/env.js';
 import { createLogger } from '../../lib/log.js';
+import { startNeonPeer, type NeonPeer } from '../peers/neon-http.js';
 import { startResendSink, type ResendSink } from '../peers/resend-sink.js';
 import { startSentrySink, type SentrySink } from '../peers/sentry-sink.js';
 import { startUpstashPeer, type UpstashPeer } from '../peers/upstash-rest.js';
@@ -63,11 +64,18 @@ const PATHS: Array<{ id: PathId; title: string }> = [
   { id: 'admin', title: 'admin action' },
 ];
 
+type Deployment = 'tcp' | 'upstash' | 'neon';
+const DEPLOYMENTS: Deployment[] = ['tcp', 'upstash', 'neon'];
+
 interface Fault {
   id: string;
   title: string;
-  /** Which deployment the fault is made against: Redis over TCP (ioredis) or Upstash REST. */
-  redis: 'tcp' | 'upstash';
+  /**
+   * Which deployment the fault is made against: node-postgres with Redis over TCP (ioredis) or with
+   * Upstash REST, or Neon's HTTP driver (through the Neon peer, in front of the same Postgres) with Redis
+   * over TCP.
+   */
+  deployment: Deployment;
   inject(): Promise<void>;
   remove(): Promise<void>;
   /** Health: the dependency that fails, or none. */
@@ -115,54 +123,86 @@ let tlsServer: TlsServer;
 let tlsPort: number;
 let depsTcp: Deps;
 let depsUpstash: Deps;
+let depsNeon: Deps;
+/** Neon's HTTP endpoint (the peer), whose compute is the Postgres behind `pgProxy`. */
+let neon: NeonPeer;
+/** In front of the Neon endpoint: the endpoint itself down. */
+let neonProxy: FaultProxy;
 let config: OpsbookConfig;
 const logs: string[] = [];
 /** Baseline check statuses per deployment, before any fault. */
-const baseline: Record<'tcp' | 'upstash', Map<string, string>> = { tcp: new Map(), upstash: new Map() };
+const baseline: Record<Deployment, Map<string, string>> = { tcp: new Map(), upstash: new Map(), neon: new Map() };
 const savedEnv: Record<string, string | undefined> = {};
 
+/**
+ * A Postgres fault, made on the wire between Postgres and whatever talks to it, runs over both server
+ * drivers: node-postgres connects through the proxy itself; Neon's HTTP driver reaches it through the
+ * Neon endpoint, whose compute connection goes through the proxy (so the endpoint answers as Neon does
+ * when its compute is down, hangs or restarts: a 500, no answer, a broken connection).
+ */
+function overBothDrivers(faults: Fault[]): Fault[] {
+  return faults.flatMap((f) => [
+    { ...f, title: `${f.title} · node-postgres` },
+    { ...f, id: `${f.id}-neon`, title: `${f.title} · Neon HTTP`, deployment: 'neon' as const },
+  ]);
+}
+
 const FAULTS: Fault[] = [
+  ...overBothDrivers([
+    {
+      id: 'pg-down',
+      title: 'Postgres down (port closed)',
+      deployment: 'tcp',
+      inject: () => pgProxy.setMode('refuse'),
+      remove: () => pgProxy.setMode('pass'),
+      health: 'database',
+      families: ['postgres'],
+      checklist: 'refused',
+      admin: 'refused',
+    },
+    {
+      id: 'pg-hang',
+      title: 'Postgres hanging (accepts, never answers)',
+      deployment: 'tcp',
+      inject: () => pgProxy.setMode('hang'),
+      remove: () => pgProxy.setMode('pass'),
+      health: 'database',
+      families: ['postgres'],
+      checklist: 'refused',
+      admin: 'refused',
+    },
+    {
+      // The hang starts after the checklist claimed its period (at the statement storing its results), or
+      // after the admin action claimed its Idempotency-Key (at the change itself); it ends with a restart,
+      // so what the hung connections carried never runs.
+      id: 'pg-hang-midrun',
+      title: 'Postgres hanging mid-run, then restarted',
+      deployment: 'tcp',
+      inject: async () => pgProxy.hangOn(/INSERT INTO opsbook\.(run_results|settings)\b/),
+      remove: () => pgProxy.restart(),
+      families: ['postgres'],
+      checklist: 'refused',
+      admin: 'refused',
+      keyHeld: true,
+      notApplicable: { health: 'one round trip: as "Postgres hanging"', diagnostics: 'one read-only batch: as "Postgres hanging"' },
+    },
+  ]),
   {
-    id: 'pg-down',
-    title: 'Postgres down (port closed)',
-    redis: 'tcp',
-    inject: () => pgProxy.setMode('refuse'),
-    remove: () => pgProxy.setMode('pass'),
+    // The endpoint itself cannot be reached: every call is `fetch failed` (ECONNREFUSED).
+    id: 'neon-endpoint-down',
+    title: 'Neon endpoint unreachable (fetch failed)',
+    deployment: 'neon',
+    inject: () => neonProxy.setMode('refuse'),
+    remove: () => neonProxy.setMode('pass'),
     health: 'database',
     families: ['postgres'],
     checklist: 'refused',
     admin: 'refused',
-  },
-  {
-    id: 'pg-hang',
-    title: 'Postgres hanging (accepts, never answers)',
-    redis: 'tcp',
-    inject: () => pgProxy.setMode('hang'),
-    remove: () => pgProxy.setMode('pass'),
-    health: 'database',
-    families: ['postgres'],
-    checklist: 'refused',
-    admin: 'refused',
-  },
-  {
-    // The hang starts after the checklist claimed its period (at the statement storing its results), or
-    // after the admin action claimed its Idempotency-Key (at the change itself); it ends with a restart,
-    // so what the hung connections carried never runs.
-    id: 'pg-hang-midrun',
-    title: 'Postgres hanging mid-run, then restarted',
-    redis: 'tcp',
-    inject: async () => pgProxy.hangOn(/INSERT INTO opsbook\.(run_results|settings)\b/),
-    remove: () => pgProxy.restart(),
-    families: ['postgres'],
-    checklist: 'refused',
-    admin: 'refused',
-    keyHeld: true,
-    notApplicable: { health: 'one round trip: as "Postgres hanging"', diagnostics: 'one read-only batch: as "Postgres hanging"' },
   },
   {
     id: 'redis-down',
     title: 'Redis down (TCP, port closed)',
-    redis: 'tcp',
+    deployment: 'tcp',
     inject: () => redisProxy.setMode('refuse'),
     remove: () => redisProxy.setMode('pass'),
     health: 'redis',
@@ -173,7 +213,7 @@ const FAULTS: Fault[] = [
   {
     id: 'upstash-500',
     title: 'Upstash answering 500',
-    redis: 'upstash',
+    deployment: 'upstash',
     inject: async () => upstash.setFault(500),
     remove: async () => upstash.setFault(null),
     health: 'redis',
@@ -184,7 +224,7 @@ const FAULTS: Fault[] = [
   {
     id: 'resend-500',
     title: 'Resend answering 500',
-    redis: 'tcp',
+    deployment: 'tcp',
     inject: async () => resend.setFault(500),
     remove: async () => resend.setFault(null),
     families: [],
@@ -194,7 +234,7 @@ const FAULTS: Fault[] = [
   {
     id: 'resend-429',
     title: 'Resend answering 429',
-    redis: 'tcp',
+    deployment: 'tcp',
     inject: async () => resend.setFault(429),
     remove: async () => resend.setFault(null),
     families: [],
@@ -204,7 +244,7 @@ const FAULTS: Fault[] = [
   {
     id: 'sentry-down',
     title: 'Sentry sink down',
-    redis: 'tcp',
+    deployment: 'tcp',
     inject: () => sentryProxy.setMode('refuse'),
     remove: () => sentryProxy.setMode('pass'),
     families: [],
@@ -214,7 +254,7 @@ const FAULTS: Fault[] = [
   {
     id: 'http-hang',
     title: 'HTTP target hanging',
-    redis: 'tcp',
+    deployment: 'tcp',
     inject: () => targetProxy.setMode('hang'),
     remove: () => targetProxy.setMode('pass'),
     families: ['http'],
@@ -224,7 +264,7 @@ const FAULTS: Fault[] = [
   {
     id: 'tls-expired',
     title: 'TLS target with an expired certificate',
-    redis: 'tcp',
+    deployment: 'tcp',
     inject: async () => tlsServer.setSecureContext({ key: expiredLeaf.key, cert: [expiredLeaf.cert, certs.ca.cert].join('\n') }),
     remove: async () => tlsServer.setSecureContext({ key: validLeaf.key, cert: [validLeaf.cert, certs.ca.cert].join('\n') }),
     families: ['tls'],
@@ -306,7 +346,8 @@ async function storedText(): Promise<string> {
   return JSON.stringify(rows);
 }
 
-const depsFor = (f: Fault) => (f.redis === 'upstash' ? depsUpstash : depsTcp);
+const depsOf = (d: Deployment) => ({ tcp: depsTcp, upstash: depsUpstash, neon: depsNeon })[d];
+const depsFor = (f: Fault) => depsOf(f.deployment);
 const bearer = { authorization: `Bearer ${SECRETS.adminToken}` };
 const cron = (job: string) => cronGET(new Request(`http://localhost/api/cron/${job}?job=${job}`, { headers: { authorization: `Bearer ${SECRETS.cronSecret}` } }));
 const health = (headers: Record<string, string> = {}) => healthGET(new Request('http://localhost/api/health', { headers }));
@@ -349,7 +390,7 @@ async function healthCell(f: Fault): Promise<string> {
 }
 
 async function diagnosticsCell(f: Fault): Promise<string> {
-  const base = baseline[f.redis];
+  const base = baseline[f.deployment];
   const before = await counts();
   await f.inject();
   const { value: res, ms } = await elapsed(diagnostics);
@@ -596,7 +637,12 @@ describe('fault matrix: every fault × every path meets its specification', () =
       new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', () => r())),
     ]);
     tlsPort = (tlsServer.address() as AddressInfo).port;
-    [sentryProxy, targetProxy] = await Promise.all([startProxy(Number(new URL(sentry.dsn).port)), startProxy(target.port)]);
+    [sentryProxy, targetProxy, neon] = await Promise.all([
+      startProxy(Number(new URL(sentry.dsn).port)),
+      startProxy(target.port),
+      startNeonPeer({ upstream: `postgres://postgres@127.0.0.1:${pgProxy.port}/postgres` }),
+    ]);
+    neonProxy = await startProxy(Number(new URL(neon.fetchEndpoint).port));
 
     const common = {
       DATABASE_URL: `postgres://postgres:${SECRETS.pgPassword}@127.0.0.1:${pgProxy.port}/${database.name}`,
@@ -623,6 +669,14 @@ describe('fault matrix: every fault × every path meets its specification', () =
     const log = createLogger((line) => logs.push(line));
     depsTcp = await createDeps(parseEnv(tcpEnv), { log });
     depsUpstash = await createDeps(parseEnv(upstashEnv), { db: depsTcp.db, errors: depsTcp.errors, log });
+    // Neon's HTTP driver over the same database (the peer forwards the password, which trust ignores).
+    const neonEnv = {
+      ...tcpEnv,
+      DATABASE_URL: neon.connectionString(database.name, 'postgres', SECRETS.pgPassword),
+      NEON_FETCH_ENDPOINT: `http://127.0.0.1:${neonProxy.port}/sql`,
+    };
+    depsNeon = await createDeps(parseEnv(neonEnv), { redis: depsTcp.redis, errors: depsTcp.errors, log });
+    expect(depsNeon.db.driver).toBe('neon');
 
     config = parseConfig({
       service: 'FaultMatrix',
@@ -646,15 +700,15 @@ describe('fault matrix: every fault × every path meets its specification', () =
     setConfig(config);
 
     // Warm deployments, as a live one is: schema in place, clients connected, the baseline recorded.
-    for (const which of ['tcp', 'upstash'] as const) {
-      setDeps(which === 'tcp' ? depsTcp : depsUpstash);
+    for (const which of DEPLOYMENTS) {
+      setDeps(depsOf(which));
       const h = await health();
       expect(await h.json()).toMatchObject({ status: 'healthy' });
       const d = await diagnostics();
       expect(d.status).toBe(200);
       for (const c of (await d.json()).checks as Check[]) baseline[which].set(c.id, c.status);
     }
-    for (const which of ['tcp', 'upstash'] as const) for (const id of CHECKLIST_ITEMS) expect(healthy(baseline[which].get(id)), `${which} ${id}`).toBe(true);
+    for (const which of DEPLOYMENTS) for (const id of CHECKLIST_ITEMS) expect(healthy(baseline[which].get(id)), `${which} ${id}`).toBe(true);
     expect(baseline.tcp.get('http.api')).toBe('ok');
     expect(baseline.tcp.get('tls.api-cert')).toBe('ok');
   }, 60_000);
@@ -669,7 +723,8 @@ describe('fault matrix: every fault × every path meets its specification', () =
     resetEnvCache();
     console.log(`\nFault matrix\n\n${renderMatrix()}\n`);
     await (await import('@sentry/node')).close(1000).catch(() => undefined);
-    await Promise.allSettled([depsTcp?.db.close(), depsTcp?.redis.close(), depsUpstash?.redis.close()]);
+    await Promise.allSettled([depsTcp?.db.close(), depsNeon?.db.close(), depsTcp?.redis.close(), depsUpstash?.redis.close()]);
+    await Promise.allSettled([neonProxy?.close(), neon?.close()]);
     await Promise.allSettled([
       pgProxy?.close(),
       redisProxy?.close(),
