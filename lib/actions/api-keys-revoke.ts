@@ -1,14 +1,14 @@
 import * as z from 'zod';
 import type { ActionDefinition, ActionResult } from '../admin/action.js';
 import { audited } from '../admin/audit.js';
-import { apiKeysTable, invalidInput, maskedRow, SECRET_COLUMN_PATTERN, timestampValue } from '../admin/app-schema.js';
+import { maskedRow, notFound } from '../admin/app-rows.js';
+import { apiKeysTable, invalidInput, timestampValue } from '../admin/app-schema.js';
+import { OpsbookError } from '../errors.js';
 
 /** Rows shown by a dry run or an answer; the count is always exact. */
 const SAMPLE = 20;
 /** Rows kept in the audit row's before/after for a bulk revoke; the count is always exact. */
 const AUDIT_ROWS = 100;
-/** An API key table's own secret: `key`, `api_key`, `apiKey`, `hashedKey`, `key_hash`… never shown. */
-const KEY_SECRET_PATTERN = `${SECRET_COLUMN_PATTERN}|key$|encrypted`;
 
 export const schema = z
   .object({
@@ -24,7 +24,7 @@ export type Params = z.output<typeof schema>;
  * `POST /api/admin/api-keys/revoke` `{"keyId"}` or `{"userId"}` — runbook 000's key revocation.
  * With app.apiKeys.columns.revokedAt mapped it is a soft revoke (revokedAt = now; an already revoked
  * key is a no-op); without it, runbook 000's `DELETE FROM api_keys WHERE id = …` (a key that is
- * already gone is `not-found`: a deleted key leaves nothing to tell "revoked" from "never existed").
+ * already gone is 404 not-found: a deleted key leaves nothing to tell "revoked" from "never existed").
  * By userId it revokes every key of that user: bulk, so it needs the confirm token of its dry run.
  */
 export const action: ActionDefinition<typeof schema> = {
@@ -44,7 +44,8 @@ export const action: ActionDefinition<typeof schema> = {
     const col = bulk ? t.columns.userId! : t.columns.id!;
     const where = `k.${col.ident} = $1::${col.type}`;
     const live = revokedAt ? `${where} AND k.${revokedAt.ident} IS NULL` : where;
-    const row = maskedRow('k', '$2', KEY_SECRET_PATTERN);
+    // The key table's own secret (`key`, `hashedKey`, `key_hash`…) matches the shared secret pattern.
+    const row = maskedRow('k', '$2');
     const set = revokedAt ? `${revokedAt.ident} = ${timestampValue('$3', revokedAt)}` : '';
     const what = bulk ? `the API keys of user ${value}` : `API key ${value}`;
     const db = ctx.deps.db;
@@ -64,7 +65,7 @@ export const action: ActionDefinition<typeof schema> = {
           [value, t.sensitive],
         );
         const r = rows[0];
-        if (!r) return { status: 'not-found', dryRun, summary: `No ${what}.`, count: 0 };
+        if (!r) throw notFound(`No ${what}.`);
         return { status: r.changes ? 'ok' : 'noop', dryRun, summary: r.changes ? `Would revoke ${what}.` : `${cap(what)} is already revoked.`, count: r.changes ? 1 : 0, sample: [r.row] };
       }
 
@@ -97,17 +98,16 @@ export const action: ActionDefinition<typeof schema> = {
       const [res] = await db.batch([stmt], { readOnly: false });
       const r = res!.rows[0] as { audit_id: string; result: 'ok' | 'noop' | 'not-found'; before: unknown; after: unknown; sample: unknown[]; n: string };
       const n = Number(r.n);
+      if (r.result === 'not-found') throw notFound(`No ${what}${revokedAt ? '' : ' (already deleted, or never existed)'}.`, Number(r.audit_id));
       const verb = revokedAt ? 'Revoked' : 'Deleted';
       const summary =
-        r.result === 'not-found'
-          ? `No ${what}${revokedAt ? '' : ' (already deleted, or never existed)'}.`
-          : r.result === 'noop'
-            ? bulk
-              ? `User ${value} has no ${revokedAt ? 'active ' : ''}API keys.`
-              : `${cap(what)} was already revoked.`
-            : bulk
-              ? `${verb} ${n} API key(s) of user ${value}.`
-              : `${verb} ${what}.`;
+        r.result === 'noop'
+          ? bulk
+            ? `User ${value} has no ${revokedAt ? 'active ' : ''}API keys.`
+            : `${cap(what)} was already revoked.`
+          : bulk
+            ? `${verb} ${n} API key(s) of user ${value}.`
+            : `${verb} ${what}.`;
       return {
         status: r.result,
         dryRun,
@@ -117,6 +117,7 @@ export const action: ActionDefinition<typeof schema> = {
         auditId: Number(r.audit_id),
       };
     } catch (err) {
+      if (err instanceof OpsbookError) throw err;
       invalidInput(err, bulk ? 'userId' : 'keyId');
     }
   },

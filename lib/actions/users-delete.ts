@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import type { ActionDefinition } from '../admin/action.js';
+import { updateUser } from '../admin/app-rows.js';
 import { timestampValue, usersTable } from '../admin/app-schema.js';
-import { updateUser } from './users-suspend.js';
 
 export const schema = z.object({
   userId: z.string().min(1).max(128),

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import type { ActionDefinition } from '../admin/action.js';
-import { apiKeysTable, invalidInput, maskedRow, usersTable } from '../admin/app-schema.js';
+import { maskedRow, notFound } from '../admin/app-rows.js';
+import { apiKeysTable, invalidInput, usersTable } from '../admin/app-schema.js';
 
 /** At most this many users are returned for one email (case variants of one address). */
 const MAX_MATCHES = 10;
@@ -25,7 +26,7 @@ export interface LookupMatch {
 /**
  * `GET /api/admin/users?email=…` or `?id=…` — runbook 001's user lookup. Email matches
  * case-insensitively (`lower(email) = lower($1)`), so it may find more than one row; id matches
- * exactly, cast to the id column's type. Read-only: no audit row, no dry run.
+ * exactly, cast to the id column's type. No match is 404. Read-only: no audit row, no dry run.
  */
 export const action: ActionDefinition<typeof schema> = {
   id: 'users.lookup',
@@ -66,10 +67,11 @@ export const action: ActionDefinition<typeof schema> = {
       ...(r.keys_total !== undefined ? { apiKeys: { total: Number(r.keys_total), ...(r.keys_active !== undefined ? { active: Number(r.keys_active) } : {}) } } : {}),
     }));
     const by = params.email !== undefined ? `email ${params.email}` : `id ${params.id}`;
+    if (users.length === 0) throw notFound(`No user with ${by}.`);
     return {
-      status: users.length ? 'ok' : 'not-found',
+      status: 'ok',
       dryRun: false,
-      summary: users.length === 0 ? `No user with ${by}.` : users.length === 1 ? `One user with ${by}.` : `${users.length}${truncated ? '+' : ''} users with ${by}.`,
+      summary: users.length === 1 ? `One user with ${by}.` : `${users.length}${truncated ? '+' : ''} users with ${by}.`,
       count: users.length,
       data: { users, ...(truncated ? { truncated: true } : {}) },
     };

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import type { ActionDefinition } from '../admin/action.js';
+import { refusedState, stateChange, updateUser } from '../admin/app-rows.js';
 import { usersTable } from '../admin/app-schema.js';
-import { ACTIVE, SUSPENDED, updateUser } from './users-suspend.js';
 
 export const schema = z.object({
   userId: z.string().min(1).max(128),
@@ -9,10 +9,11 @@ export const schema = z.object({
 export type Params = z.output<typeof schema>;
 
 /**
- * `POST /api/admin/users/reinstate` `{"userId"}` — undoes a suspension: status 'ACTIVE', and
- * suspendedAt / suspensionReason cleared when they are mapped. An active user is a no-op, still audited.
- * Only a suspension is lifted: a user in any other state (a NULL status, 'BANNED', 'PENDING', …) is
- * refused with 409 and the attempt audited, so reinstate cannot skip the app's own verification or bans.
+ * `POST /api/admin/users/reinstate` `{"userId"}` — undoes a suspension: the suspended state's clear
+ * value (by default status 'ACTIVE'), and suspendedAt / suspensionReason cleared when they are mapped.
+ * An active user is a no-op, still audited. Only a suspension is lifted: a user in any other state (a
+ * NULL status, 'BANNED', 'PENDING', 'LOCKED', …) is refused with 409 and the attempt audited, so
+ * reinstate cannot skip the app's own verification, bans or locks.
  */
 export const action: ActionDefinition<typeof schema> = {
   id: 'users.reinstate',
@@ -24,11 +25,11 @@ export const action: ActionDefinition<typeof schema> = {
   confirm: false,
   mutates: true,
   async run(ctx, params, { dryRun }) {
-    const t = await usersTable(ctx.deps.db, ctx.config, ['status']);
-    const status = t.columns.status!;
+    const t = await usersTable(ctx.deps.db, ctx.config, [], ['suspended']);
+    const state = t.states.suspended!;
     const names = ctx.config.app.users!.columns;
     const cleared = [t.columns.suspendedAt, t.columns.suspensionReason].filter((c) => c !== undefined);
-    const st = `$3::${status.type}`;
+    const change = stateChange(state, false);
     return updateUser(
       ctx,
       {
@@ -36,25 +37,16 @@ export const action: ActionDefinition<typeof schema> = {
         t,
         userId: params.userId,
         params,
-        changes: [`u.${status.ident} IS DISTINCT FROM ${st}`, ...cleared.map((c) => `u.${c.ident} IS NOT NULL`)].join(' OR '),
-        refuse: `NOT COALESCE(u.${status.ident} IN (${st}, $4::${status.type}), false)`,
-        set: [`${status.ident} = ${st}`, ...cleared.map((c) => `${c.ident} = NULL`)].join(', '),
-        testValues: [ACTIVE, SUSPENDED],
+        ...change,
+        changes: [change.changes, ...cleared.map((c) => `u.${c.ident} IS NOT NULL`)].join(' OR '),
+        set: [change.set, ...cleared.map((c) => `${c.ident} = NULL`)].join(', '),
         setValues: [],
         preview: {
-          [names.status!]: ACTIVE,
+          ...change.preview,
           ...(names.suspendedAt ? { [names.suspendedAt]: null } : {}),
           ...(names.suspensionReason ? { [names.suspensionReason]: null } : {}),
         },
-        words: {
-          would: 'reinstate',
-          done: 'reinstated',
-          already: 'active',
-          refused: (before) => {
-            const current = before?.[names.status!];
-            return `User ${params.userId} is not suspended (status ${current === undefined ? 'unknown' : JSON.stringify(current)}): reinstate only lifts a '${SUSPENDED}' status.`;
-          },
-        },
+        words: { would: 'reinstate', done: 'reinstated', already: 'active', refused: refusedState(params.userId, state, false, 'reinstate') },
       },
       dryRun,
     );

@@ -351,6 +351,26 @@ export const checklist = z.strictObject({
   itemTimeoutMs: positive.max(300_000).default(20_000),
 });
 
+/** A value of a user state column: text (a status or enum label), a boolean or a number. */
+const stateValue = z.union([z.string().min(1).max(128), z.boolean(), z.number()]);
+
+/**
+ * A user state (locked, suspended) as one column's value, so it fits a boolean column and a status
+ * column alike. Setting the state writes `value`; lifting it (unlock, reinstate) writes `clear`. On a
+ * column that is not boolean, a user is only moved between these two values: any other value (a ban,
+ * a pending verification, another state sharing the column) is refused with 409, never overwritten.
+ * @example { column: 'status', value: 'LOCKED', clear: 'ACTIVE' }
+ * @example { column: 'is_locked', value: true }
+ */
+export const userStateMapping = z.strictObject({
+  /** The column that holds the state. */
+  column: z.string().min(1).max(128),
+  /** What the column holds while the state is on, e.g. 'LOCKED', 'SUSPENDED' or true. */
+  value: stateValue,
+  /** What the column holds when it is lifted. @default the opposite of a boolean value, else 'ACTIVE' */
+  clear: stateValue.optional(),
+});
+
 /** How the app's tables are named, for admin actions on users and API keys. */
 export const appSchemaMapping = z.strictObject({
   users: z
@@ -368,8 +388,27 @@ export const appSchemaMapping = z.strictObject({
           deletedAt: z.string().optional(),
         })
         .default({ id: 'id', email: 'email' }),
-      /** Columns never shown by lookups (masked). */
+      /**
+       * Columns never returned or audited (masked), on top of every column whose name looks secret
+       * (pass, secret, token, hash, salt, key, otp, …), which are always masked.
+       */
       sensitive: z.array(z.string()).default(['password', 'password_hash', 'passwordHash', 'token', 'secret']),
+      /**
+       * users.lock as a state column. Without it, `columns.locked` names a boolean column (true = locked).
+       * @example { column: 'status', value: 'LOCKED', clear: 'ACTIVE' }
+       */
+      locked: userStateMapping.optional(),
+      /**
+       * users.suspend / users.reinstate as a state column.
+       * @default { column: columns.status, value: 'SUSPENDED', clear: 'ACTIVE' } when columns.status is mapped
+       */
+      suspended: userStateMapping.optional(),
+    })
+    .superRefine((u, ctx) => {
+      if (u.locked && u.columns.locked) ctx.addIssue({ code: 'custom', path: ['locked'], message: 'give either users.locked (a state column) or users.columns.locked (a boolean column), not both' });
+      if (u.suspended && u.columns.status && u.suspended.column !== u.columns.status) {
+        ctx.addIssue({ code: 'custom', path: ['suspended', 'column'], message: `users.suspended.column ("${u.suspended.column}") differs from users.columns.status ("${u.columns.status}"): name one status column` });
+      }
     })
     .optional(),
   apiKeys: z

@@ -89,8 +89,14 @@ describe.each(['pg', 'neon', 'pglite'] as const)('POST /api/admin/api-keys/revok
       expect(await snapshot()).toEqual(before);
     });
 
-    it('an unknown key → not-found; a key id that is not a uuid → 400', async () => {
-      expect(await (await revoke({ keyId: K(9) })).json()).toMatchObject({ status: 'not-found', count: 0 });
+    it('an unknown key → 404 NOT_FOUND in the error shape (dry run and real run, the attempt audited); a key id that is not a uuid → 400', async () => {
+      for (const dryRun of [true, false]) {
+        const res = await revoke({ keyId: K(9), dryRun });
+        expect(res.status).toBe(404);
+        const body = await res.json();
+        expect(body).toMatchObject({ error: { code: 'NOT_FOUND', message: `No API key ${K(9)}.` }, requestId: expect.any(String) });
+        if (!dryRun) expect((await audit(body.error.details.auditId)).result).toBe('not-found');
+      }
       const bad = await revoke({ keyId: 'not-a-uuid' });
       expect(bad.status).toBe(400);
       expect((await bad.json()).error).toMatchObject({ code: 'BAD_REQUEST', message: 'keyId is not valid for its column type.' });
@@ -230,16 +236,18 @@ describe.each(['pg', 'neon', 'pglite'] as const)('POST /api/admin/api-keys/revok
     beforeEach(() => setConfig(parseConfig(HARD)));
     const ids = async () => (await q(`SELECT id FROM vivim_keys ORDER BY id`)).rows.map((k: { id: string }) => k.id);
 
-    it('by keyId: the row is deleted, the audit row keeps it (the key itself masked), after is null; a repeat → not-found', async () => {
+    it('by keyId: the row is deleted, the audit row keeps it (the key itself masked), after is null; a repeat → 404, audited', async () => {
       const body = await (await revoke({ keyId: 'key_a' })).json();
       expect(body).toMatchObject({ status: 'ok', count: 1, sample: [{ id: 'key_a', userId: 'usr_1', name: 'ci' }] });
       expect(await ids()).toEqual(['key_b', 'key_c']);
       const a = await audit(body.auditId);
       expect(a).toMatchObject({ target: 'api-key:key_a', result: 'ok', before: { id: 'key_a', userId: 'usr_1', name: 'ci' }, after: null });
       expect(JSON.stringify([a, body])).not.toMatch(/SECRET|"key"|hashedKey/);
-      const again = await (await revoke({ keyId: 'key_a' })).json();
-      expect(again).toMatchObject({ status: 'not-found', count: 0 });
-      expect((await audit(again.auditId)).result).toBe('not-found');
+      const again = await revoke({ keyId: 'key_a' });
+      expect(again.status).toBe(404);
+      const err = (await again.json()).error;
+      expect(err).toMatchObject({ code: 'NOT_FOUND', message: 'No API key key_a (already deleted, or never existed).' });
+      expect((await audit(err.details.auditId)).result).toBe('not-found');
     });
 
     it('dry run by keyId changes nothing', async () => {
@@ -262,9 +270,11 @@ describe.each(['pg', 'neon', 'pglite'] as const)('POST /api/admin/api-keys/revok
       expect(await (await revoke({ userId: 'usr_1', confirm: dry.confirmToken })).json()).toMatchObject({ status: 'noop', count: 0 });
     });
 
-    it.each(HOSTILE)('hostile keyId / userId %j for text columns → not-found / noop, never 5xx, tables intact', async (evil) => {
+    it.each(HOSTILE)('hostile keyId / userId %j for text columns → 404 / noop, never 5xx, tables intact', async (evil) => {
       const before = await snapshot();
-      expect(await (await revoke({ keyId: evil })).json()).toMatchObject({ status: 'not-found' });
+      const one = await revoke({ keyId: evil });
+      expect(one.status).toBe(404);
+      expect((await one.json()).error.code).toBe('NOT_FOUND');
       const dry = await (await revoke({ userId: evil, dryRun: true })).json();
       expect(dry).toMatchObject({ status: 'noop', count: 0 });
       expect(await (await revoke({ userId: evil, confirm: dry.confirmToken })).json()).toMatchObject({ status: 'noop', count: 0 });

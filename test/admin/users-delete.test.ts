@@ -86,8 +86,10 @@ describe.each(['pg', 'neon', 'pglite'] as const)('POST /api/admin/users/delete o
     expect((await q(`SELECT count(*)::int AS n FROM opsbook.audit_log`)).rows[0].n).toBe(audits);
   });
 
-  it('an unknown user → not-found, nothing changed', async () => {
-    expect(await (await del({ userId: '404' })).json()).toMatchObject({ status: 'not-found', count: 0 });
+  it('an unknown user → 404 NOT_FOUND in the error shape, nothing changed', async () => {
+    const res = await del({ userId: '404' });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: { code: 'NOT_FOUND', message: 'No user 404.' } });
   });
 
   it.each([

@@ -64,8 +64,12 @@ describe.each(['pg', 'neon'] as const)('POST /api/admin/users/lock over %s', (dr
     expect(rows[0].n).toBe(1);
   });
 
-  it('an unknown user → not-found, nothing changed', async () => {
-    expect(await (await lock({ userId: '999', locked: true })).json()).toMatchObject({ status: 'not-found', count: 0 });
+  it.each([false, true])('an unknown user (dry run %s) → 404 NOT_FOUND in the error shape, nothing changed', async (dryRun) => {
+    const res = await lock({ userId: '999', locked: true, dryRun });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: { code: 'NOT_FOUND', message: 'No user 999.' }, requestId: expect.any(String) });
+    const { rows } = await h.database!.admin.query(`SELECT count(*)::int AS n FROM users WHERE locked`);
+    expect(rows[0].n).toBe(1);
   });
 
   it('the audit insert failing rolls the change back', async () => {

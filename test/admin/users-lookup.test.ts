@@ -82,9 +82,12 @@ describe.each(['pg', 'neon', 'pglite'] as const)('GET /api/admin/users over %s',
     expect(body.data.users[1].apiKeys).toEqual({ total: 0, active: 0 });
   });
 
-  it('no match → 200 with status not-found', async () => {
-    expect(await (await lookup({ email: 'nobody@example.com' })).json()).toMatchObject({ status: 'not-found', count: 0, data: { users: [] } });
-    expect(await (await lookup({ id: '404' })).json()).toMatchObject({ status: 'not-found', count: 0 });
+  it('no match → 404 NOT_FOUND in the error shape, so curl -f fails', async () => {
+    for (const [query, message] of [[{ email: 'nobody@example.com' }, 'No user with email nobody@example.com.'], [{ id: '404' }, 'No user with id 404.']] as const) {
+      const res = await lookup(query);
+      expect(res.status).toBe(404);
+      expect(await res.json()).toMatchObject({ error: { code: 'NOT_FOUND', message }, requestId: expect.any(String) });
+    }
   });
 
   it('without app.apiKeys mapped there is no key count; configured sensitive columns are still masked', async () => {
@@ -120,12 +123,12 @@ describe.each(['pg', 'neon', 'pglite'] as const)('GET /api/admin/users over %s',
   });
 
   it.each(["'; DROP TABLE users; --", '" OR 1=1 --', "x' OR '1'='1", '$1', '%', '_ob@example.com', 'Ünïcødé 用户 🙂', 'a'.repeat(320)])(
-    'hostile email %j → 200 not-found, never 5xx, tables intact',
+    'hostile email %j → 404 not found, never 5xx, tables intact',
     async (evil) => {
       const before = await snapshot();
       const res = await lookup({ email: evil });
-      expect(res.status).toBe(200);
-      expect(await res.json()).toMatchObject({ status: 'not-found', count: 0 });
+      expect(res.status).toBe(404);
+      expect((await res.json()).error.code).toBe('NOT_FOUND');
       expect(await snapshot()).toEqual(before);
     },
   );

@@ -107,7 +107,9 @@ describe.each(['pg', 'neon', 'pglite'] as const)('users suspend / reinstate over
     expect(await user('u1')).toMatchObject({ status: 'ACTIVE', reason: null });
     expect((await q(`SELECT count(*)::int AS n FROM opsbook.audit_log`)).rows[0].n).toBe(auditsBefore);
     expect(await (await suspend({ userId: 'u2', reason: 'x', dryRun: true })).json()).toMatchObject({ status: 'noop', dryRun: true, count: 0 });
-    expect(await (await suspend({ userId: 'nobody', reason: 'x', dryRun: true })).json()).toMatchObject({ status: 'not-found', count: 0 });
+    const missing = await suspend({ userId: 'nobody', reason: 'x', dryRun: true });
+    expect(missing.status).toBe(404);
+    expect((await missing.json()).error).toMatchObject({ code: 'NOT_FOUND', message: 'No user nobody.' });
   });
 
   it('reinstates a suspended user: ACTIVE, time and reason cleared; a repeat is a no-op, still audited', async () => {
@@ -147,11 +149,13 @@ describe.each(['pg', 'neon', 'pglite'] as const)('users suspend / reinstate over
     expect(await snapshot()).toEqual(before);
   });
 
-  it('an unknown user → not-found, audited, nothing changed', async () => {
+  it('an unknown user → 404 NOT_FOUND in the error shape, audited, nothing changed', async () => {
     const before = await snapshot();
-    const body = await (await suspend({ userId: 'u404', reason: 'x' })).json();
-    expect(body).toMatchObject({ status: 'not-found', count: 0 });
-    expect((await q(`SELECT result FROM opsbook.audit_log WHERE id = $1`, [body.auditId])).rows[0].result).toBe('not-found');
+    const res = await suspend({ userId: 'u404', reason: 'x' });
+    expect(res.status).toBe(404);
+    const body = await res.json();
+    expect(body.error).toMatchObject({ code: 'NOT_FOUND', message: 'No user u404.' });
+    expect((await q(`SELECT result FROM opsbook.audit_log WHERE id = $1`, [body.error.details.auditId])).rows[0].result).toBe('not-found');
     expect(await snapshot()).toEqual(before);
   });
 
@@ -223,7 +227,8 @@ describe.each(['pg', 'neon', 'pglite'] as const)('users suspend / reinstate over
       for (const res of [await suspend({ userId: evil, reason: 'x' }), await reinstate({ userId: evil })]) {
         expect(res.status).toBeLessThan(500);
         const body = await res.json();
-        if (res.status === 200) expect(body.status).toBe('not-found');
+        expect(res.status).not.toBe(200);
+        if (res.status === 404) expect(body.error.code).toBe('NOT_FOUND');
       }
       expect(await snapshot()).toEqual(before);
     });
