@@ -166,3 +166,17 @@ export function healthBody(result: HealthResult, withDetails: boolean): Record<s
   if (withDetails) body.details = result.details;
   return body;
 }
+
+/**
+ * Health while the config is invalid: 503 `misconfigured`, because no checklist would run. The problems
+ * (config paths and rules, never values of the environment) go only to an admin token; everyone else
+ * gets one generic line.
+ */
+export function misconfiguredBody(problems: string[], admin: boolean, now: Date): Record<string, unknown> {
+  return {
+    status: 'misconfigured',
+    timestamp: now.toISOString(),
+    message: admin ? "Opsbook's config is invalid: fix these and redeploy." : "Opsbook's configuration is invalid; it runs nothing until it is fixed.",
+    ...(admin ? { problems } : {}),
+  };
+}

@@ -1,4 +1,5 @@
 import { OpsbookError } from '../errors.js';
+import { withTimeout } from '../timeout.js';
 import { configWithNeeds as configSchema, type OpsbookConfig, type OpsbookConfigInput } from './schema.js';
 
 export * from './schema.js';
@@ -26,20 +27,106 @@ export function parseConfig(input: unknown): OpsbookConfig {
   throw new OpsbookError('MISCONFIGURED', `Invalid config:\n  - ${problems.join('\n  - ')}`, { details: problems });
 }
 
-let cached: OpsbookConfig | undefined;
+/** A validated config, or every problem that keeps it from being served. */
+export type ConfigState = { ok: true; config: OpsbookConfig } | { ok: false; problems: string[] };
 
 /**
- * The deployed config: `opsbook.config.ts` at the project root, imported statically so Vercel bundles
- * it into every function that needs it.
+ * Everything check-config checks in the config itself (the schema, then checklist items naming checks
+ * that exist), as data: every problem named by its path.
+ * @example await validateConfig({ checklists: [] }) // { ok: true, config }
  */
-export async function getConfig(): Promise<OpsbookConfig> {
-  if (!cached) {
-    const mod = (await import('../../opsbook.config.js')) as { default: unknown };
-    cached = parseConfig(mod.default);
+export async function validateConfig(input: unknown): Promise<ConfigState> {
+  let config: OpsbookConfig;
+  try {
+    config = parseConfig(input);
+  } catch (err) {
+    if (err instanceof OpsbookError && err.code === 'MISCONFIGURED' && Array.isArray(err.details)) return { ok: false, problems: err.details as string[] };
+    throw err;
   }
-  return cached;
+  // Lazily: the reference check loads the check registry, which the health function's import avoids.
+  const { referenceProblems } = await import('./references.js');
+  const problems = referenceProblems(config);
+  return problems.length ? { ok: false, problems } : { ok: true, config };
 }
 
+/** What cron, admin and every other config-reading route answer while the config is invalid. */
+export function misconfiguredError(problems: string[]): OpsbookError {
+  // The problems themselves go to the log, Sentry, check-config and health's admin view, not to any caller.
+  return new OpsbookError(
+    'MISCONFIGURED',
+    `Opsbook's config (opsbook.config.ts) is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}), so Opsbook runs nothing until it is fixed. \`npx opsbook check-config\` names them, as does /api/health to an admin token.`,
+  );
+}
+
+let cached: OpsbookConfig | undefined;
+let source: { raw: unknown } | undefined;
+let state: Promise<ConfigState> | undefined;
+
+/**
+ * The deployed config, validated once per instance (a function's cold start): `opsbook.config.ts` at the
+ * project root, imported statically so Vercel bundles it into every function that needs it. An invalid
+ * one is reported once (log and Sentry) and never served.
+ */
+export function configState(): Promise<ConfigState> {
+  if (cached) return Promise.resolve({ ok: true, config: cached });
+  if (!state) {
+    state = (async () => {
+      const raw = source ? source.raw : ((await import('../../opsbook.config.js')) as { default: unknown }).default;
+      const result = await validateConfig(raw);
+      if (!result.ok) await reportMisconfigured(result.problems);
+      return result;
+    })();
+    state.catch(() => (state = undefined));
+  }
+  return state;
+}
+
+/** The deployed config; throws MISCONFIGURED (no problem list) while it is invalid. */
+export async function getConfig(): Promise<OpsbookConfig> {
+  const result = await configState();
+  if (result.ok) return result.config;
+  throw misconfiguredError(result.problems);
+}
+
+/** Use this validated config (tests, the CLI); undefined goes back to the deployed one. */
 export function setConfig(config: OpsbookConfig | undefined): void {
   cached = config;
+  state = undefined;
+}
+
+/**
+ * Serve this raw config instead of opsbook.config.ts, validated like it (the runner's `--config`, tests);
+ * undefined goes back to the deployed one.
+ */
+export function setConfigSource(raw: unknown): void {
+  source = raw === undefined ? undefined : { raw };
+  cached = undefined;
+  state = undefined;
+}
+
+/**
+ * Say it where someone looks: the function's log and one Sentry event per instance, flushed (bounded)
+ * before the request that found it is answered, since a frozen function sends nothing. Deps are imported
+ * lazily: the config is read by every route, and the reporter is the instance's own.
+ */
+async function reportMisconfigured(problems: string[]): Promise<void> {
+  try {
+    const { getDeps } = await import('../deps.js');
+    const deps = await getDeps();
+    deps.log('error', `opsbook.config.ts is invalid; cron and admin routes refuse until it is fixed:\n  - ${problems.join('\n  - ')}`);
+    await withTimeout(
+      (async () => {
+        await deps.errors.captureMessage(`Opsbook config is invalid: ${problems.join('; ')}`.slice(0, 4000), {
+          level: 'error',
+          tags: { opsbook: 'misconfigured' },
+          fingerprint: ['opsbook-misconfigured'],
+        });
+        await deps.errors.flush(1500);
+      })(),
+      2000,
+      'sentry misconfigured event',
+    );
+  } catch {
+    // An invalid environment (getDeps fails) is answered by the route itself; Sentry down changes nothing.
+  }
 }
