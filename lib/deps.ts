@@ -1,6 +1,7 @@
 import { createDb, type Db } from './db/index.js';
 import { lazyEmailSender, type EmailSender } from './email/index.js';
-import { getEnv, type Env } from './env.js';
+import { OpsbookError } from './errors.js';
+import { getEnv, productionProblems, type Env } from './env.js';
 import { log, type Logger } from './log.js';
 import { createRedis, type RedisClient } from './redis/index.js';
 import { createErrorReporter, type ErrorReporter } from './sentry.js';
@@ -17,6 +18,8 @@ export interface Deps {
 
 /** Build the dependencies an environment names. Clients connect lazily, on their first call. */
 export async function createDeps(env: Env, overrides: Partial<Omit<Deps, 'env'>> = {}): Promise<Deps> {
+  const problems = productionProblems(env, { db: !overrides.db, email: !overrides.email });
+  if (problems.length) throw new OpsbookError('MISCONFIGURED', `Invalid environment:\n  - ${problems.join('\n  - ')}`, { details: problems });
   const [db, redis] = await Promise.all([overrides.db ?? createDb(env), overrides.redis ?? createRedis(env)]);
   const email = overrides.email ?? lazyEmailSender(env);
   return {

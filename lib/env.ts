@@ -120,6 +120,25 @@ function safeIssueMessage(issue: z.core.$ZodIssue): string {
   }
 }
 
+/**
+ * What production needs that the local defaults stand in for. With VERCEL_ENV=production the embedded
+ * PGlite would write its files into the deployment directory (read-only, or lost with the instance) and
+ * the outbox would write reports nobody reads: production refuses them instead. Checked where the
+ * defaults would be created (createDeps), so a test or tool that brings its own clients is not refused.
+ * @example productionProblems(parseEnv({ VERCEL_ENV: 'production' })) // DATABASE_URL and RESEND_API_KEY
+ */
+export function productionProblems(env: Pick<Env, 'VERCEL_ENV' | 'DATABASE_URL' | 'DATABASE_DRIVER' | 'RESEND_API_KEY'>, uses: { db?: boolean; email?: boolean } = { db: true, email: true }): string[] {
+  if (env.VERCEL_ENV !== 'production') return [];
+  const problems: string[] = [];
+  if (uses.db !== false && (!env.DATABASE_URL || env.DATABASE_DRIVER === 'pglite')) {
+    problems.push('DATABASE_URL: required in production (VERCEL_ENV=production); the embedded PGlite is for local runs only and would write into the deployment directory');
+  }
+  if (uses.email !== false && !env.RESEND_API_KEY) {
+    problems.push('RESEND_API_KEY: required in production (VERCEL_ENV=production); the outbox folder is for local runs only and nobody would read its reports');
+  }
+  return problems;
+}
+
 let cached: Env | undefined;
 
 /** The process environment, validated once per instance. */

@@ -1,5 +1,9 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseEnv, redactSecrets, upstashCredentials } from '../../lib/env.js';
+import { createDeps } from '../../lib/deps.js';
+import { parseEnv, productionProblems, redactSecrets, upstashCredentials } from '../../lib/env.js';
 import { OpsbookError } from '../../lib/errors.js';
 
 /** parseEnv's failure, or a test failure when it did not throw. */
@@ -229,6 +233,34 @@ describe('redactSecrets', () => {
     } finally {
       if (previous === undefined) delete process.env.RESEND_API_KEY;
       else process.env.RESEND_API_KEY = previous;
+    }
+  });
+});
+
+describe('production without the embedded defaults', () => {
+  const DB = 'postgres://app@db.example:5432/app';
+  it.each([
+    ['production, nothing set', { VERCEL_ENV: 'production' }, ['DATABASE_URL', 'RESEND_API_KEY']],
+    ['production, DATABASE_URL only', { VERCEL_ENV: 'production', DATABASE_URL: DB }, ['RESEND_API_KEY']],
+    ['production, PGlite forced', { VERCEL_ENV: 'production', DATABASE_URL: DB, DATABASE_DRIVER: 'pglite', RESEND_API_KEY: 're_x' }, ['DATABASE_URL']],
+    ['production, both set', { VERCEL_ENV: 'production', DATABASE_URL: DB, RESEND_API_KEY: 're_x' }, []],
+    ['preview, nothing set', { VERCEL_ENV: 'preview' }, []],
+    ['local, nothing set', {}, []],
+  ])('%s → problems name %j', (_name, vars, names) => {
+    expect(productionProblems(parseEnv(vars)).map((p) => p.split(':')[0])).toEqual(names);
+  });
+
+  it('VERCEL_ENV=production and no DATABASE_URL or RESEND_API_KEY → createDeps refuses, naming both, and writes no PGlite or outbox file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opsbook-prod-'));
+    try {
+      const err = await createDeps(parseEnv({ VERCEL_ENV: 'production', OPSBOOK_DATA_DIR: join(dir, 'data') })).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpsbookError);
+      expect((err as OpsbookError).code).toBe('MISCONFIGURED');
+      expect((err as OpsbookError).message).toMatch(/DATABASE_URL: required in production[\s\S]*RESEND_API_KEY: required in production/);
+      expect(existsSync(join(dir, 'data'))).toBe(false);
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
