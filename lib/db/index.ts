@@ -32,7 +32,7 @@ export function limitsFromEnv(env: Env): DbLimits {
  * The database the environment names. Drivers are imported on demand so a Neon deployment never loads
  * pg or PGlite, and the other way round.
  */
-export async function createDb(env: Env): Promise<Db> {
+export async function createDb(env: Env, opts: { owner?: string } = {}): Promise<Db> {
   const limits = limitsFromEnv(env);
   const driver = selectDriver(env);
   switch (driver) {
@@ -46,7 +46,8 @@ export async function createDb(env: Env): Promise<Db> {
     }
     case 'pglite': {
       const { createPgliteDb } = await import('./pglite.js');
-      return createPgliteDb(env.OPSBOOK_DATA_DIR, limits);
+      // `owner` names this process in the folder's lock, for the message a second process gets.
+      return createPgliteDb(env.OPSBOOK_DATA_DIR, limits, { owner: opts.owner });
     }
   }
 }
