@@ -1,9 +1,14 @@
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Server } from 'node:http';
 import { createDeps, setDeps, type Deps } from '../deps.js';
 import { ensureSchema } from '../db/schema.js';
-import { selectDriver } from '../db/index.js';
-import { getEnv, resetEnvCache, type Env } from '../env.js';
+import { createDb, selectDriver } from '../db/index.js';
+import { getEnv, redactSecrets, resetEnvCache, type Env } from '../env.js';
+import { isDependencyFailure, messageOf, OpsbookError } from '../errors.js';
+import { setConfig, validateConfig, type OpsbookConfig } from '../config/index.js';
+import { vercelJsonDrift } from '../checklists/vercel-json.js';
 import { selectRedisDriver } from '../redis/index.js';
 import { readCrons, scheduleCrons } from './crons.js';
 import { createRunnerServer, listen, loadRoutes } from './server.js';
@@ -16,6 +21,12 @@ export interface RunnerOptions {
   port: number;
   /** Fire vercel.json crons on schedule. @default true */
   crons?: boolean;
+  /**
+   * The config file to serve instead of the deployed one.
+   * @default "<root>/opsbook.config.ts"
+   * @example "examples/saas/opsbook.config.ts"
+   */
+  configPath?: string;
   log: (line: string) => void;
 }
 
@@ -24,6 +35,10 @@ export interface Runner {
   port: number;
   deps: Deps;
   routes: string[];
+  /** The checklist ids of the served config, in its order. */
+  checklists: string[];
+  /** Whether the database answered at start (if not, Opsbook serves 503s and retries on each request). */
+  databaseReady: boolean;
   close(): Promise<void>;
 }
 
@@ -39,20 +54,95 @@ export function describeDefaults(env: Env): string[] {
   ];
 }
 
+/**
+ * The config the runner serves, validated like check-config validates it; an invalid one stops the
+ * runner before it listens, naming every problem (path: message).
+ */
+export async function loadRunnerConfig(path: string): Promise<OpsbookConfig> {
+  const shown = relative(process.cwd(), path) || path;
+  if (!existsSync(path)) throw new OpsbookError('MISCONFIGURED', `Invalid config ${shown}: the file does not exist.`);
+  let raw: unknown;
+  try {
+    raw = ((await import(pathToFileURL(path).href)) as { default?: unknown }).default;
+  } catch (err) {
+    throw new OpsbookError('MISCONFIGURED', `Invalid config ${shown}: it does not load: ${messageOf(err)}`, { cause: err });
+  }
+  if (raw === undefined) throw new OpsbookError('MISCONFIGURED', `Invalid config ${shown}: no default export (export default defineConfig({...})).`);
+  const state = await validateConfig(raw);
+  if (!state.ok) {
+    throw new OpsbookError('MISCONFIGURED', `Invalid config ${shown} (Opsbook does not serve it):\n  - ${state.problems.join('\n  - ')}`, { details: state.problems });
+  }
+  return state.config;
+}
+
 export async function startRunner(opts: RunnerOptions): Promise<Runner> {
+  const configPath = resolve(opts.root, opts.configPath ?? 'opsbook.config.ts');
+  opts.log(`Checking the config (${relative(process.cwd(), configPath) || configPath})…`);
+  const config = await loadRunnerConfig(configPath);
+
   resetEnvCache();
   const env = getEnv();
-  const deps = await createDeps(env);
-  setDeps(deps);
-  // Open the database and create Opsbook's schema before serving: PGlite's first start runs initdb,
-  // which would otherwise eat the first health check's budget.
-  await ensureSchema(deps.db);
+  const vercelJson = join(opts.root, 'vercel.json');
+  // The runner fires vercel.json's crons, as Vercel would: if they differ from the config, what runs
+  // here (and in production) is not what the config says. Loud, but not fatal: check-config fails on it.
+  const drift = existsSync(vercelJson) ? vercelJsonDrift(config, readFileSync(vercelJson, 'utf8')) : [];
+  if (drift.length) {
+    opts.log('');
+    opts.log("  WARNING: vercel.json's crons differ from the config; Vercel (and this runner) call the old schedule:");
+    for (const d of drift) opts.log(`    - ${d}`);
+    opts.log('');
+  }
 
-  const routes = discoverRoutes(join(opts.root, 'api'));
-  const modules = await loadRoutes(routes);
-  const server: Server = createRunnerServer(modules, (line) => opts.log(`  ${line}`));
-  const port = await listen(server, opts.port);
+  const driver = selectDriver(env);
+  const db = await createDb(env, { owner: 'the Opsbook runner' });
+  const deps = await createDeps(env, { db });
+  setDeps(deps);
+  setConfig(config);
+
+  let databaseReady = false;
+  const release = async () => {
+    await Promise.allSettled([deps.db.close(), deps.redis.close()]);
+    setDeps(undefined);
+    setConfig(undefined);
+  };
+  try {
+    // Open the database and create Opsbook's schema before serving: PGlite's first start runs initdb,
+    // which would otherwise eat the first health check's budget.
+    opts.log(driver === 'pglite' ? `Opening the database (PGlite in ${join(env.OPSBOOK_DATA_DIR, 'pglite')}; the first start runs initdb)…` : `Opening the database (${driver})…`);
+    await deps.db.query('SELECT 1');
+    opts.log('Migrating Opsbook\'s schema…');
+    await ensureSchema(deps.db);
+    databaseReady = true;
+  } catch (err) {
+    // A database that is down is an outage, not a reason to stay down with it: serve, answer 503
+    // (health, cron, admin) until it is back; the schema is migrated by the first request that finds
+    // it up (ensureSchema retries after a failure). PGlite is this process: its failure is fatal.
+    if (driver === 'pglite' || !isDependencyFailure(err)) {
+      await release();
+      throw err;
+    }
+    opts.log(`  Database unavailable (${redactSecrets(messageOf(err)).slice(0, 300)}).`);
+    opts.log('  Serving anyway: health, cron and admin routes answer 503 until it is back; the schema is migrated then.');
+  }
+
+  let server: Server;
+  let port: number;
+  let routes: ReturnType<typeof discoverRoutes>;
+  try {
+    routes = discoverRoutes(join(opts.root, 'api'));
+    const modules = await loadRoutes(routes);
+    server = createRunnerServer(modules, (line) => opts.log(`  ${line}`));
+    opts.log(`Listening on 127.0.0.1:${opts.port || '(a free port)'}…`);
+    port = await listen(server, opts.port);
+  } catch (err) {
+    await release();
+    throw err;
+  }
   const url = `http://localhost:${port}`;
+  if (driver === 'pglite') {
+    const { announcePgliteUrl } = await import('../db/pglite.js');
+    announcePgliteUrl(env.OPSBOOK_DATA_DIR, url);
+  }
 
   opts.log(`Opsbook is running at ${url}`);
   opts.log(describeDefaults(env).join('\n'));
@@ -61,7 +151,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
 
   let crons: ReturnType<typeof scheduleCrons> | undefined;
   if (opts.crons !== false) {
-    crons = scheduleCrons(readCrons(join(opts.root, 'vercel.json')), {
+    crons = scheduleCrons(existsSync(vercelJson) ? readCrons(vercelJson) : [], {
       baseUrl: `http://127.0.0.1:${port}`,
       secret: env.CRON_SECRET ?? '',
       log: (line) => opts.log(`  ${line}`),
@@ -74,13 +164,14 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     url,
     port,
     deps,
+    databaseReady,
+    checklists: config.checklists.map((c) => c.id),
     routes: routes.map((r) => r.pattern),
     async close() {
       crons?.stop();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
-      await Promise.allSettled([deps.db.close(), deps.redis.close()]);
-      setDeps(undefined);
+      await release();
     },
   };
 }

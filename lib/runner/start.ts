@@ -1,11 +1,31 @@
 /**
  * `npm start`: Opsbook on this machine, on embedded defaults when nothing is configured.
  * Serves every file under api/ with Vercel's routing and fires vercel.json's crons on schedule.
+ * `npm start -- --config <path>` serves another config file (e.g. one from examples/).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { selectDriver } from '../db/index.js';
+import { parseEnv } from '../env.js';
+import { messageOf } from '../errors.js';
 import { startRunner } from './runner.js';
+
+const USAGE = 'Usage: npm start [-- --config <path>]   (PORT, DATABASE_URL, … from the environment or .env)';
+
+let configPath: string | undefined;
+try {
+  const { values } = parseArgs({ args: process.argv.slice(2), options: { config: { type: 'string' }, help: { type: 'boolean' } }, strict: true, allowPositionals: false });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  configPath = values.config;
+} catch (err) {
+  console.error(`${messageOf(err)}\n${USAGE}`);
+  process.exit(2);
+}
 
 if (existsSync('.env') && typeof process.loadEnvFile === 'function') process.loadEnvFile('.env');
 
@@ -16,10 +36,39 @@ if (!process.env.CRON_SECRET) {
   generatedSecret = true;
 }
 
+// On embedded defaults nobody has a token yet, and the CLI cannot make one while the runner holds the
+// PGlite folder: a fresh admin token for this run, held only in this process (the bootstrap token, so
+// no row accumulates), printed once. A chosen OPSBOOK_ADMIN_TOKEN, or a real database, prints nothing.
+let generatedAdmin: string | undefined;
+try {
+  const env = parseEnv(process.env);
+  if (selectDriver(env) === 'pglite' && !env.OPSBOOK_ADMIN_TOKEN && env.VERCEL_ENV !== 'production') {
+    generatedAdmin = randomBytes(24).toString('base64url');
+    process.env.OPSBOOK_ADMIN_TOKEN = generatedAdmin;
+  }
+} catch {
+  // An invalid environment is reported, with every problem, by startRunner below.
+}
+
 const port = Number(process.env.PORT ?? 3000);
 try {
-  const runner = await startRunner({ root: resolve('.'), port, log: (line) => console.log(line) });
+  const runner = await startRunner({ root: resolve('.'), port, configPath, log: (line) => console.log(line) });
   if (generatedSecret) console.log('  CRON_SECRET was not set: generated one for this run (the crons below send it).');
+  if (generatedAdmin) {
+    const checklist = runner.checklists[0];
+    console.log('');
+    console.log('  Admin token for this run (OPSBOOK_ADMIN_TOKEN was not set; it works until the runner stops):');
+    console.log(`    ${generatedAdmin}`);
+    console.log('  Try:');
+    console.log(`    curl -s -H "Authorization: Bearer ${generatedAdmin}" ${runner.url}/api/health`);
+    console.log(`    curl -s -H "Authorization: Bearer ${generatedAdmin}" ${runner.url}/api/diagnostics`);
+    if (checklist) {
+      // The cron route runs a checklist as Vercel would: now, if it is due today and has not run yet.
+      const secret = generatedSecret ? process.env.CRON_SECRET : '$CRON_SECRET';
+      console.log(`    curl -s -H "Authorization: Bearer ${secret}" ${runner.url}/api/cron/${checklist}   # run "${checklist}" if due`);
+    }
+    console.log(`    OPSBOOK_TOKEN=${generatedAdmin} npx opsbook admin --url ${runner.url}   # the admin actions`);
+  }
   const stop = async () => {
     console.log('\nStopping…');
     await runner.close();
@@ -28,6 +77,6 @@ try {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 } catch (err) {
-  console.error((err as Error).message);
+  console.error(messageOf(err));
   process.exit(1);
 }
