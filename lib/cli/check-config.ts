@@ -1,24 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { OpsbookConfig } from '../config/index.js';
-import { allChecks, FAMILIES } from '../checks/registry.js';
-import { selects } from '../diagnostics/run.js';
+import { allChecks } from '../checks/registry.js';
+import { referenceProblems } from '../config/references.js';
 import { describeSchedule, toVercelCron } from '../checklists/schedule.js';
 import { vercelJsonDrift } from '../checklists/vercel-json.js';
 
-/** Problems the schema cannot see: checklist items naming checks that do not exist. */
-export function referenceProblems(config: OpsbookConfig): string[] {
-  const checks = allChecks(config);
-  const problems: string[] = [];
-  config.checklists.forEach((list, i) => {
-    list.items.forEach((item, j) => {
-      const sel = (item as { check?: unknown }).check;
-      if (typeof sel !== 'string' || 'task' in item) return;
-      const known = checks.some((c) => selects(sel, c)) || FAMILIES.some((f) => f.family === sel || f.family.startsWith(`${sel}.`));
-      if (!known) problems.push(`checklists.${i}.items.${j}.check: no check or family "${sel}"`);
-    });
-  });
-  return problems;
-}
+// One definition for check-config, the runner's start and every function's cold start.
+export { referenceProblems } from '../config/references.js';
 
 export interface CheckConfigOptions {
   /** The vercel.json whose crons must match the config; a project without one (no Vercel) skips the comparison. */
