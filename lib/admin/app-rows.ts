@@ -13,10 +13,10 @@ import { OpsbookError } from '../errors.js';
  * Column names that look secret, matched case-insensitively anywhere in the name: never returned or
  * audited, whatever `sensitive` lists. Broad on purpose: hiding a harmless column costs a lookup a
  * field, showing `reset_token` or `totp_secret` hands over an account. `key` covers `api_key`,
- * `apiKey`, `hashedKey`; `otp` / `seed` cover TOTP seeds; `session`, `cookie`, `auth` cover session
- * and OAuth material.
+ * `apiKey`, `hashedKey`; `digest` Rails' `password_digest`; `otp` and `seed` TOTP seeds; `session`,
+ * `cookie` and `auth` session and OAuth material.
  */
-export const SECRET_COLUMN_PATTERN = 'pass|secret|token|hash|salt|key|otp|seed|credential|private|cookie|session|signature|nonce|recovery|auth|cipher|encrypted';
+export const SECRET_COLUMN_PATTERN = 'pass|secret|token|hash|digest|salt|key|otp|seed|credential|private|cookie|session|signature|nonce|recovery|auth|cipher|encrypted';
 
 /** The same names as a JavaScript test, for tests and callers that check rows already read. */
 export const SECRET_COLUMN_RE = new RegExp(SECRET_COLUMN_PATTERN, 'i');
