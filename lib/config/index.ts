@@ -81,6 +81,15 @@ export function configState(): Promise<ConfigState> {
   return state;
 }
 
+/**
+ * Validate the config this instance would serve (a test's setConfig, a setConfigSource, else
+ * opsbook.config.ts) without reporting it: the runner checks before it serves and says so itself.
+ */
+export async function checkServedConfig(): Promise<ConfigState> {
+  if (cached) return { ok: true, config: cached };
+  return validateConfig(source ? source.raw : ((await import('../../opsbook.config.js')) as { default: unknown }).default);
+}
+
 /** The deployed config; throws MISCONFIGURED (no problem list) while it is invalid. */
 export async function getConfig(): Promise<OpsbookConfig> {
   const result = await configState();

@@ -7,7 +7,7 @@ import { ensureSchema } from '../db/schema.js';
 import { createDb, selectDriver } from '../db/index.js';
 import { getEnv, redactSecrets, resetEnvCache, type Env } from '../env.js';
 import { isDependencyFailure, messageOf, OpsbookError } from '../errors.js';
-import { setConfig, validateConfig, type OpsbookConfig } from '../config/index.js';
+import { checkServedConfig, setConfigSource } from '../config/index.js';
 import { vercelJsonDrift } from '../checklists/vercel-json.js';
 import { selectRedisDriver } from '../redis/index.js';
 import { readCrons, scheduleCrons } from './crons.js';
@@ -22,8 +22,8 @@ export interface RunnerOptions {
   /** Fire vercel.json crons on schedule. @default true */
   crons?: boolean;
   /**
-   * The config file to serve instead of the deployed one.
-   * @default "<root>/opsbook.config.ts"
+   * A config file to serve instead of the deployed one (relative to root).
+   * @default the deployed opsbook.config.ts (or the config a test set with setConfig)
    * @example "examples/saas/opsbook.config.ts"
    */
   configPath?: string;
@@ -54,11 +54,8 @@ export function describeDefaults(env: Env): string[] {
   ];
 }
 
-/**
- * The config the runner serves, validated like check-config validates it; an invalid one stops the
- * runner before it listens, naming every problem (path: message).
- */
-export async function loadRunnerConfig(path: string): Promise<OpsbookConfig> {
+/** A config file's default export, unvalidated; a file that does not load is named with why. */
+async function importConfigFile(path: string): Promise<unknown> {
   const shown = relative(process.cwd(), path) || path;
   if (!existsSync(path)) throw new OpsbookError('MISCONFIGURED', `Invalid config ${shown}: the file does not exist.`);
   let raw: unknown;
@@ -68,17 +65,24 @@ export async function loadRunnerConfig(path: string): Promise<OpsbookConfig> {
     throw new OpsbookError('MISCONFIGURED', `Invalid config ${shown}: it does not load: ${messageOf(err)}`, { cause: err });
   }
   if (raw === undefined) throw new OpsbookError('MISCONFIGURED', `Invalid config ${shown}: no default export (export default defineConfig({...})).`);
-  const state = await validateConfig(raw);
-  if (!state.ok) {
-    throw new OpsbookError('MISCONFIGURED', `Invalid config ${shown} (Opsbook does not serve it):\n  - ${state.problems.join('\n  - ')}`, { details: state.problems });
-  }
-  return state.config;
+  return raw;
 }
 
 export async function startRunner(opts: RunnerOptions): Promise<Runner> {
-  const configPath = resolve(opts.root, opts.configPath ?? 'opsbook.config.ts');
-  opts.log(`Checking the config (${relative(process.cwd(), configPath) || configPath})…`);
-  const config = await loadRunnerConfig(configPath);
+  // The config is validated as check-config validates it, before anything is opened: an invalid one
+  // stops the runner before it listens, naming every problem (path: message).
+  const shown = opts.configPath ? relative(process.cwd(), resolve(opts.root, opts.configPath)) || opts.configPath : 'opsbook.config.ts';
+  opts.log(`Checking the config (${shown})…`);
+  if (opts.configPath) setConfigSource(await importConfigFile(resolve(opts.root, opts.configPath)));
+  const forgetConfig = () => {
+    if (opts.configPath) setConfigSource(undefined);
+  };
+  const state = await checkServedConfig();
+  if (!state.ok) {
+    forgetConfig();
+    throw new OpsbookError('MISCONFIGURED', `Invalid config ${shown} (Opsbook does not serve it):\n  - ${state.problems.join('\n  - ')}`, { details: state.problems });
+  }
+  const config = state.config;
 
   resetEnvCache();
   const env = getEnv();
@@ -97,13 +101,12 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const db = await createDb(env, { owner: 'the Opsbook runner' });
   const deps = await createDeps(env, { db });
   setDeps(deps);
-  setConfig(config);
 
   let databaseReady = false;
   const release = async () => {
     await Promise.allSettled([deps.db.close(), deps.redis.close()]);
     setDeps(undefined);
-    setConfig(undefined);
+    forgetConfig();
   };
   try {
     // Open the database and create Opsbook's schema before serving: PGlite's first start runs initdb,
