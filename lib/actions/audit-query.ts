@@ -5,17 +5,33 @@ import { OpsbookError } from '../errors.js';
 export const MAX_AUDIT_ROWS = 500;
 export const DEFAULT_AUDIT_ROWS = 100;
 
+/** `30m`, `1h`, `7d`: that long before the request's time. */
+const DURATION = /^([1-9][0-9]{0,5})(s|m|h|d|w)$/;
+const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 } as const;
+const ISO = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
+const SINCE_HELP = 'must be an ISO time (2026-11-01T00:00:00Z, or 2026-11-01 for midnight UTC) or a duration back from now (30m, 1h, 7d; units s, m, h, d, w)';
+
+/** The instant `since` names: a duration is relative to `now` (the request's time), a date is midnight UTC. */
+export function sinceInstant(since: string, now: Date): Date {
+  const d = DURATION.exec(since);
+  const at = d ? new Date(now.getTime() - Number(d[1]) * UNIT_MS[d[2] as keyof typeof UNIT_MS]) : new Date(since.length === 10 ? `${since}T00:00:00Z` : since);
+  if (Number.isNaN(at.getTime())) throw new OpsbookError('BAD_REQUEST', `since: ${SINCE_HELP}.`);
+  return at;
+}
+
 /** A filter value: exact, or a prefix when it ends with `*` (`users.*`, `user:42*`). */
 const filter = (max: number) => z.string().min(1).max(max).regex(/^[^\0]*$/, 'must not contain NUL');
 
 export const schema = z.object({
   since: z
-    .union([z.iso.datetime({ offset: true }), z.iso.date()])
+    .string()
+    .max(40)
+    .refine((v) => DURATION.test(v) || ISO.safeParse(v).success, { message: SINCE_HELP })
     .optional()
-    .describe('Only rows at or after this time (ISO 8601, e.g. 2026-11-01T00:00:00Z or 2026-11-01 for midnight UTC).'),
+    .describe(`Only rows at or after this time: ${SINCE_HELP.replace(/^must be /, '')}.`),
   actor: filter(200).optional().describe('Token name (bootstrap, a stored token\'s name, cli:<user>); a trailing * matches a prefix.'),
   action: filter(100).optional().describe('Action id, e.g. users.lock; users.* matches every users action.'),
-  target: filter(300).optional().describe('Target, e.g. user:42; a trailing * matches a prefix.'),
+  target: filter(300).optional().describe('Target, e.g. user:42, or just 42 for any kind (user:42, api-key:42); a trailing * matches a prefix.'),
   limit: z.coerce.number().int().min(1).max(MAX_AUDIT_ROWS).default(DEFAULT_AUDIT_ROWS).describe(`Rows to return, newest first (1-${MAX_AUDIT_ROWS}).`),
 });
 export type Params = z.output<typeof schema>;
@@ -46,7 +62,7 @@ function condition(column: string, value: string, param: number): { sql: string;
 
 /**
  * `GET /api/admin/audit?since=&actor=&action=&target=&limit=` — the audit log, newest first, at most
- * 500 rows (default 100). Rows are as stored: parameters were redacted when they were written.
+ * 500 rows (default 100). `since` is an ISO time or a duration (`1h`, `7d`); `target=u3` also finds `user:u3`. Rows are as stored: parameters were redacted when they were written.
  */
 export const action: ActionDefinition<typeof schema> = {
   id: 'audit.query',
@@ -61,16 +77,19 @@ export const action: ActionDefinition<typeof schema> = {
     const where: string[] = [];
     const values: unknown[] = [];
     if (params.since !== undefined) {
-      const since = new Date(params.since.length === 10 ? `${params.since}T00:00:00Z` : params.since);
-      if (Number.isNaN(since.getTime())) throw new OpsbookError('BAD_REQUEST', 'since: not a valid date.');
-      values.push(since.toISOString());
+      values.push(sinceInstant(params.since, ctx.now).toISOString());
       where.push(`at >= $${values.length}::timestamptz`);
     }
     for (const [column, value] of [['actor', params.actor], ['action', params.action], ['target', params.target]] as const) {
       if (value === undefined) continue;
       const c = condition(column, value, values.length + 1);
       values.push(c.value);
-      where.push(c.sql);
+      // Targets are stored as kind:id (user:u3, api-key:k1). A value without a kind matches the id of
+      // any kind too, so `target=u3` finds what an operator means by "u3".
+      if (column === 'target' && !value.includes(':')) {
+        const id = condition(`substr(target, strpos(target, ':') + 1)`, value, values.length);
+        where.push(`(${c.sql} OR (strpos(target, ':') > 0 AND ${id.sql}))`);
+      } else where.push(c.sql);
     }
     values.push(params.limit + 1);
     const { rows } = await ctx.deps.db.query<{

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GET as auditRoute } from '../../api/admin/audit.js';
 import { POST as createRoute } from '../../api/admin/tokens.js';
 import { POST as lockRoute } from '../../api/admin/users/lock.js';
+import { sinceInstant } from '../../lib/actions/audit-query.js';
 import { createToken } from '../../lib/admin/tokens.js';
 import { ensureSchema } from '../../lib/db/schema.js';
 import { openDb, openRedis, type DbHarness, type RedisHarness } from '../support/drivers.js';
@@ -108,9 +109,38 @@ describe.each(['pg', 'neon'] as const)('GET /api/admin/audit over %s', (driver) 
     ['action prefix', { action: 'cache.*' }, 65],
     ['target', { target: 'user:7' }, 1],
     ['target prefix', { target: 'user:12*' }, 11],
+    ['target without its kind (7 finds user:7)', { target: '7' }, 1],
+    ['target prefix without its kind', { target: '12*' }, 11],
+    ['a kind alone is not an id', { target: 'user' }, 0],
     ['actor and action together', { actor: 'alice', action: 'users.lock', limit: '500' }, 22],
   ])('filter by %s', async (_what, q, expected) => {
     expect(seeded(await rowsOf(await query({ limit: '500', ...q })))).toHaveLength(expected);
+  });
+
+  it.each([
+    ['30m', 1],
+    ['1h', 1],
+    ['1d', 2],
+    ['7d', 3],
+    ['2w', 3],
+  ])('since=%s counts back from the request time', async (since, expected) => {
+    const rel = (rows: Array<Record<string, any>>) => rows.filter((x) => String(x.requestId).startsWith(`rel-${driver}-`));
+    if (!(await h.database!.admin.query(`SELECT 1 FROM opsbook.audit_log WHERE request_id LIKE $1`, [`rel-${driver}-%`])).rowCount) {
+      await h.database!.admin.query(
+        `INSERT INTO opsbook.audit_log (at, actor, role, action, target, params, result, request_id) VALUES
+           (now() - interval '10 minutes', 'dave', 'operate', 'users.lock', 'user:r1', '{}', 'ok', $1 || '1'),
+           (now() - interval '3 hours', 'dave', 'operate', 'users.lock', 'user:r2', '{}', 'ok', $1 || '2'),
+           (now() - interval '3 days', 'dave', 'operate', 'users.lock', 'user:r3', '{}', 'ok', $1 || '3')`,
+        [`rel-${driver}-`],
+      );
+    }
+    expect(rel(await rowsOf(await query({ since, actor: 'dave', limit: '500' })))).toHaveLength(expected);
+  });
+
+  it.each(['1x', '0h', '1.5h', '-1h', 'h', '1 h', '1H'])('since=%s → 400 saying what since accepts', async (since) => {
+    const res = await query({ since });
+    expect(res.status).toBe(400);
+    expect((await res.json()).error).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringMatching(/since: .*ISO time.*30m, 1h, 7d/) });
   });
 
   it('LIKE wildcards in a filter are literal; SQL in a filter is only a value', async () => {
@@ -157,5 +187,20 @@ describe.each(['pg', 'neon'] as const)('GET /api/admin/audit over %s', (driver) 
     ['an admin token', 'admin', 200],
   ] as const)('%s → %i', async (_what, role, status) => {
     expect((await query({ limit: '1' }, role === null ? null : tokens[role])).status).toBe(status);
+  });
+});
+
+describe('sinceInstant', () => {
+  const NOW = new Date('2026-06-30T12:00:00Z');
+  it.each([
+    ['30m', '2026-06-30T11:30:00.000Z'],
+    ['1h', '2026-06-30T11:00:00.000Z'],
+    ['7d', '2026-06-23T12:00:00.000Z'],
+    ['90s', '2026-06-30T11:58:30.000Z'],
+    ['1w', '2026-06-23T12:00:00.000Z'],
+    ['2026-06-01', '2026-06-01T00:00:00.000Z'],
+    ['2026-06-30T05:00:00+02:00', '2026-06-30T03:00:00.000Z'],
+  ])('%s before the injected now → %s', (since, at) => {
+    expect(sinceInstant(since, NOW).toISOString()).toBe(at);
   });
 });
