@@ -3,6 +3,8 @@ import type { ActionDefinition } from '../admin/action.js';
 import { messageOf, OpsbookError } from '../errors.js';
 import { redactSecrets } from '../env.js';
 import type { RedisClient } from '../redis/index.js';
+import { protectedKeys } from '../redis/protected-keys.js';
+import { keptText, sweep } from '../redis/sweep.js';
 import { auditAfter } from './queues-retry.js';
 
 export const schema = z.object({
@@ -11,19 +13,8 @@ export const schema = z.object({
 });
 export type Params = z.output<typeof schema>;
 
-/** SCAN COUNT hint per call. */
-const SCAN_COUNT = 1000;
-/** Keys per UNLINK. */
-const UNLINK_BATCH = 500;
-/** Keys shown in an answer. */
-const SAMPLE = 20;
 /** Time one request spends scanning and deleting; the rest is left for a repeat. */
 const BUDGET_MS = 25_000;
-/** Distinct keys remembered for a dry run's exact count (SCAN may return a key twice); past that, counted. */
-const MAX_TRACKED = 1_000_000;
-
-/** Opsbook's own keys (rate limits): never matched by accident. */
-export const OPSBOOK_PREFIX = 'opsbook:';
 
 // ---------------------------------------------------------------------------------------------------
 // Redis glob patterns (the rules of Redis' stringmatchlen: `*`, `?`, `[...]` with `^` and ranges, `\x`)
@@ -66,85 +57,43 @@ export function globTokens(pattern: string): Token[] {
   return out;
 }
 
-function tokenMatches(t: Token, c: string): boolean {
-  if (t.kind === 'lit') return t.c === c;
-  if (t.kind === 'any' || t.kind === 'star') return true;
-  const hit = t.items.some(([a, b]) => c >= a && c <= b);
-  return t.negate ? !hit : hit;
-}
-
-/** Whether some key starting with `prefix` matches the pattern (so the pattern reaches into that space). */
-export function mayMatchPrefix(tokens: Token[], prefix: string): boolean {
-  const memo = new Map<number, boolean>();
-  const go = (ti: number, pi: number): boolean => {
-    if (pi === prefix.length) return true; // the rest of the key is free: the remaining tokens can match something
-    if (ti === tokens.length) return false;
-    const k = ti * (prefix.length + 1) + pi;
-    const known = memo.get(k);
-    if (known !== undefined) return known;
-    const t = tokens[ti]!;
-    const r = t.kind === 'star' ? go(ti + 1, pi) || go(ti, pi + 1) : tokenMatches(t, prefix[pi]!) && go(ti + 1, pi + 1);
-    memo.set(k, r);
-    return r;
-  };
-  return go(0, 0);
-}
-
-/** The pattern names the prefix literally (`opsbook:…`, `bull:…`): deliberate, not an accident. */
-function startsLiterally(tokens: Token[], prefix: string): boolean {
-  if (tokens.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) {
-    const t = tokens[i]!;
-    if (t.kind !== 'lit' || t.c !== prefix[i]) return false;
-  }
-  return true;
-}
-
 export function hasGlob(pattern: string): boolean {
   return /[*?[]/.test(pattern);
-}
-
-/**
- * Refuse a pattern that would reach Opsbook's or BullMQ's own keys without naming them: `*` or `*:meta`
- * would delete the rate limiter's state and every queue's jobs. Naming the prefix (`bull:email:*`)
- * is explicit and allowed; for queues, /api/admin/queues/clean is the right tool anyway.
- */
-export function protectedProblem(tokens: Token[], queuePrefix: string): string | undefined {
-  const guarded: Array<[string, string]> = [
-    [OPSBOOK_PREFIX, "Opsbook's own keys (rate limits)"],
-    [`${queuePrefix}:`, `BullMQ's queues (prefix "${queuePrefix}")`],
-  ];
-  for (const [prefix, what] of guarded) {
-    if (mayMatchPrefix(tokens, prefix) && !startsLiterally(tokens, prefix)) {
-      return `this pattern would also match ${what}. Make it more specific, or start it with "${prefix}" if you mean those keys${prefix === OPSBOOK_PREFIX ? '' : ' (for jobs, use /api/admin/queues/clean: it removes each job with its data)'}.`;
-    }
-  }
-  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------
 
 /**
  * `POST /api/admin/cache/delete` `{"pattern":"cache:words:*"}` — runbook 001's `DEL "cache:words:*"`,
- * which deletes nothing: DEL takes key names, not globs. Here a glob is walked with SCAN MATCH (COUNT 1000
- * per call; never KEYS, which blocks Redis for the whole keyspace) and deleted with UNLINK (memory freed
- * in the background) in batches of at most 500. A pattern with a glob character needs the dry run's
- * confirm token; a plain key is one UNLINK. Works over TCP, Upstash REST and the in-memory fallback.
+ * which deletes nothing: DEL takes key names, not globs. Here a glob is walked with SCAN MATCH and
+ * deleted with UNLINK in batches (lib/redis/sweep.ts). A pattern with a glob character needs the dry
+ * run's confirm token; a plain key is one UNLINK. Works over TCP, Upstash REST and the in-memory fallback.
+ *
+ * Every key SCAN finds is judged on its own name (lib/redis/protected-keys.ts), whatever the pattern's
+ * spelling: a BullMQ queue's keys and Opsbook's own are never deleted. This is an operate action, and
+ * queue jobs belong to /api/admin/queues/clean (admin, confirm). A glob skips them and says so (count
+ * per reason, sample keys); a single key that is protected is refused with 409. A pattern that starts
+ * with a glob (`*`, `?ache:*`) could match every key, which is what the admin-only cache/flush is for: 400.
  */
 export const action: ActionDefinition<typeof schema> = {
   id: 'cache.delete',
   method: 'POST',
   path: '/api/admin/cache/delete',
   role: 'operate',
-  summary: 'Delete Redis keys by pattern (SCAN + UNLINK in batches)',
+  summary: 'Delete Redis keys by pattern (SCAN + UNLINK in batches); BullMQ queue and Opsbook keys are never deleted',
   schema,
   confirm: (p) => hasGlob(p.pattern),
   mutates: true,
   async run(ctx, params, { dryRun }) {
     const redis = guardedRedis(ctx.deps.redis);
     const tokens = globTokens(params.pattern);
-    const problem = protectedProblem(tokens, ctx.config.checks.queues.prefix);
-    if (problem) throw new OpsbookError('BAD_REQUEST', `pattern: ${problem}`);
+    if (tokens[0] && tokens[0].kind !== 'lit') {
+      throw new OpsbookError(
+        'BAD_REQUEST',
+        'pattern: it starts with a glob, so it could match every key. Start it with the literal prefix of the keys you mean ("cache:words:*"); emptying the whole cache is /api/admin/cache/flush (admin).',
+      );
+    }
+    const guard = protectedKeys(redis, { queuePrefix: ctx.config.checks.queues.prefix });
     const where = redis.shared ? '' : ' (in-memory fallback: this instance only)';
     const audit = (count: number, status: string, extra: Record<string, unknown> = {}) =>
       auditAfter(ctx, { action: 'cache.delete', target: `redis:${params.pattern}`, params, after: { deleted: count, ...extra }, result: status });
@@ -152,6 +101,10 @@ export const action: ActionDefinition<typeof schema> = {
     // One key: no SCAN.
     if (tokens.every((t) => t.kind === 'lit')) {
       const key = tokens.map((t) => (t as { c: string }).c).join('');
+      const [reason] = await guard.reasons([key]);
+      if (reason !== undefined) {
+        throw new OpsbookError('CONFLICT', `key ${key} is not deleted: it belongs to ${reason === 'opsbook internal' ? "Opsbook itself (opsbook internal)" : `a BullMQ queue (${reason}); remove jobs with /api/admin/queues/clean`}.`);
+      }
       if (dryRun) {
         const n = Number(await redis.command(['EXISTS', key]));
         return { status: n ? 'ok' : 'noop', dryRun, summary: n ? `Would delete key ${key}${where}.` : `No key ${key}${where}.`, count: n, sample: n ? [key] : [] };
@@ -161,85 +114,32 @@ export const action: ActionDefinition<typeof schema> = {
       return { status, dryRun, summary: n ? `Deleted key ${key}${where}.` : `No key ${key}${where}.`, count: n, sample: n ? [key] : [], auditId: await audit(n, status) };
     }
 
-    const started = performance.now();
-    const overBudget = () => performance.now() - started > BUDGET_MS;
-    const sample: string[] = [];
-    let cursor = '0';
-    let scanCalls = 0;
-    let stoppedEarly = false;
-
+    const r = await sweep(redis, guard, { match: params.pattern, dryRun, budgetMs: BUDGET_MS, onPartialFailure: (n) => audit(n, 'partial', { complete: false, error: 'redis failed' }) });
+    const keptNote = r.kept.count ? `; ${keptText(r.kept, dryRun ? 'would be skipped' : 'skipped')}` : '';
+    const data = { scanCalls: r.scanCalls, complete: r.complete, skipped: r.kept };
     if (dryRun) {
-      const seen = new Set<string>();
-      let extra = 0;
-      do {
-        const [next, keys] = await scan(redis, cursor, params.pattern);
-        cursor = next;
-        scanCalls++;
-        for (const k of keys) {
-          if (seen.has(k)) continue;
-          if (seen.size < MAX_TRACKED) seen.add(k);
-          else extra++;
-          if (sample.length < SAMPLE) sample.push(k);
-        }
-        if (cursor !== '0' && overBudget()) stoppedEarly = true;
-      } while (cursor !== '0' && !stoppedEarly);
-      const count = seen.size + extra;
-      const approx = stoppedEarly || extra > 0;
       return {
-        status: count ? 'ok' : 'noop',
+        status: r.count ? 'ok' : 'noop',
         dryRun,
-        summary: count
-          ? `Would delete ${approx ? 'at least ' : ''}${count} key(s) matching ${params.pattern}${where}${stoppedEarly ? ` (the scan stopped at the time limit after ${scanCalls} calls; the delete continues where a repeat left off)` : ''}.`
-          : `No keys match ${params.pattern}${where}.`,
-        count,
-        sample,
-        data: { scanCalls, complete: !stoppedEarly },
+        summary: r.count
+          ? `Would delete ${r.approx ? 'at least ' : ''}${r.count} key(s) matching ${params.pattern}${where}${keptNote}${r.complete ? '' : ` (the scan stopped at the time limit after ${r.scanCalls} calls; the delete continues where a repeat left off)`}.`
+          : `No deletable keys match ${params.pattern}${where}${keptNote}.`,
+        count: r.count,
+        sample: r.sample,
+        data,
       };
     }
-
-    let deleted = 0;
-    let pending: string[] = [];
-    const flush = async (all: boolean) => {
-      while (pending.length >= UNLINK_BATCH || (all && pending.length > 0)) {
-        const batch = pending.slice(0, UNLINK_BATCH);
-        pending = pending.slice(batch.length);
-        const n = Number(await redis.command(['UNLINK', ...batch]));
-        deleted += n;
-      }
-    };
-    try {
-      do {
-        const [next, keys] = await scan(redis, cursor, params.pattern);
-        cursor = next;
-        scanCalls++;
-        for (const k of keys) {
-          if (sample.length < SAMPLE && !sample.includes(k)) sample.push(k);
-          pending.push(k);
-        }
-        // The in-memory fallback's SCAN cursor is an offset into its sorted keys, so deleting while
-        // scanning would skip keys: there, everything is deleted after the scan (its keyspace is small).
-        // Redis' own SCAN returns every key present for the whole scan, deletions or not.
-        if (redis.shared) await flush(false);
-        if (cursor !== '0' && overBudget()) stoppedEarly = true;
-      } while (cursor !== '0' && !stoppedEarly);
-      await flush(true);
-    } catch (err) {
-      if (!(err instanceof OpsbookError) || err.code !== 'DEPENDENCY_UNAVAILABLE' || deleted === 0) throw err;
-      // What was deleted before Redis failed is still audited, then the failure is reported.
-      const auditId = await audit(deleted, 'partial', { complete: false, error: 'redis failed' }).catch(() => undefined);
-      throw new OpsbookError('DEPENDENCY_UNAVAILABLE', `${err.message} (after ${deleted} key(s) were deleted${auditId ? `; audit row ${auditId}` : ''})`, { cause: err });
-    }
-    const status = deleted === 0 ? 'noop' : stoppedEarly ? 'partial' : 'ok';
+    const status = r.count === 0 ? 'noop' : r.complete ? 'ok' : 'partial';
     return {
       status,
       dryRun,
-      summary: deleted
-        ? `Deleted ${deleted} key(s) matching ${params.pattern}${where}${stoppedEarly ? '; stopped at the time limit with keys left (repeat to continue)' : ''}.`
-        : `No keys match ${params.pattern}${where}.`,
-      count: deleted,
-      sample,
-      data: { scanCalls, complete: !stoppedEarly },
-      auditId: await audit(deleted, status, { complete: !stoppedEarly }),
+      summary: r.count
+        ? `Deleted ${r.count} key(s) matching ${params.pattern}${where}${keptNote}${r.complete ? '' : '; stopped at the time limit with keys left (repeat to continue)'}.`
+        : `No deletable keys match ${params.pattern}${where}${keptNote}.`,
+      count: r.count,
+      sample: r.sample,
+      data,
+      auditId: await audit(r.count, status, { complete: r.complete, skipped: r.kept.count, skippedByReason: r.kept.byReason }),
     };
   },
 };
@@ -256,10 +156,4 @@ export function guardedRedis(redis: RedisClient): RedisClient {
     pipeline: (commands) => redis.pipeline(commands).catch(fail('pipeline')),
     close: () => redis.close(),
   };
-}
-
-async function scan(redis: RedisClient, cursor: string, pattern: string): Promise<[string, string[]]> {
-  const reply = await redis.command<[string | number, unknown[]]>(['SCAN', cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT]);
-  if (!Array.isArray(reply) || !Array.isArray(reply[1])) throw new OpsbookError('DEPENDENCY_UNAVAILABLE', 'Redis answered SCAN with something other than [cursor, keys].');
-  return [String(reply[0]), reply[1].map(String)];
 }

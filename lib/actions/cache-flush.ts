@@ -1,73 +1,71 @@
 import * as z from 'zod';
 import type { ActionDefinition } from '../admin/action.js';
-import { discoverQueues } from '../checks/queues.js';
 import { OpsbookError } from '../errors.js';
+import { protectedKeys } from '../redis/protected-keys.js';
+import { keptText, sweep } from '../redis/sweep.js';
 import { guardedRedis } from './cache-delete.js';
 import { auditAfter } from './queues-retry.js';
 
 export const schema = z.object({
-  /** FLUSHDB even though this Redis also holds BullMQ queues (their jobs are deleted too). */
+  /**
+   * No longer honoured: the flush never deletes BullMQ queues. `true` is refused with a pointer to
+   * /api/admin/queues/clean, so a client written for the old behaviour is told rather than ignored.
+   */
   includeQueues: z.boolean().optional(),
 });
 export type Params = z.output<typeof schema>;
 
-/** Discovery of BullMQ queues before a flush: bounded, so a huge keyspace cannot hold the request. */
-const DISCOVERY_MS = 5000;
+/** Time one request spends scanning and deleting; the rest is left for a repeat. */
+const BUDGET_MS = 25_000;
 
 /**
- * `POST /api/admin/cache/flush` `{}` — runbook 001/004's `FLUSHDB`: every key of the selected Redis
- * database goes. Admin role, with confirm; the dry run answers DBSIZE. When the same Redis also holds
- * BullMQ queues (found by their `<prefix>:*:meta` keys), the flush would delete every job: it is refused
- * unless `includeQueues: true` says that is intended. Opsbook's rate-limit state goes too (harmless).
- * Over TCP the flush is `FLUSHDB ASYNC` (memory freed in the background, Redis keeps answering); Upstash
- * and the in-memory fallback get plain FLUSHDB.
+ * `POST /api/admin/cache/flush` `{}` — runbook 001/004's `FLUSHDB`: every cache key of the selected
+ * Redis database goes. Admin role, with confirm. It is NOT a FLUSHDB: the same Redis usually holds
+ * BullMQ's queues and Opsbook's own rate-limit state, and a FLUSHDB would take every job with it. So the
+ * whole keyspace is walked with SCAN, each key judged by lib/redis/protected-keys.ts, and the rest
+ * UNLINKed in batches (lib/redis/sweep.ts). The dry run counts what would go and what is kept, by reason.
+ * A keyspace too large for one request's time budget answers `partial`; a repeat continues.
  */
 export const action: ActionDefinition<typeof schema> = {
   id: 'cache.flush',
   method: 'POST',
   path: '/api/admin/cache/flush',
   role: 'admin',
-  summary: 'Delete every key of the Redis database (FLUSHDB)',
+  summary: 'Delete every key of the Redis database except BullMQ queues and Opsbook\'s own (SCAN + UNLINK)',
   schema,
   confirm: true,
   mutates: true,
   async run(ctx, params, { dryRun }) {
+    if (params.includeQueues) {
+      throw new OpsbookError('BAD_REQUEST', 'includeQueues: the cache flush never deletes BullMQ queues; remove jobs with /api/admin/queues/clean (admin, with confirm).');
+    }
     const redis = guardedRedis(ctx.deps.redis);
-    const cfg = ctx.config.checks.queues;
+    const guard = protectedKeys(redis, { queuePrefix: ctx.config.checks.queues.prefix });
     const where = redis.shared ? '' : ' (in-memory fallback: this instance only)';
-    const keys = Number(await redis.command(['DBSIZE']));
-    const discovery = await discoverQueues(redis, { prefix: cfg.prefix, scanCount: cfg.scanCount, maxScanCalls: cfg.maxScanCalls }, performance.now() + DISCOVERY_MS).catch(() => undefined);
-    const queues = discovery?.names ?? [];
-    const queueNote = queues.length
-      ? ` It also holds ${queues.length} BullMQ queue(s) (${queues.slice(0, 5).join(', ')}${queues.length > 5 ? ', …' : ''}): their jobs would be deleted too.`
-      : discovery?.truncated || !discovery
-        ? ' Whether it holds BullMQ queues could not be fully checked.'
-        : '';
+    const audit = (count: number, status: string, extra: Record<string, unknown> = {}) =>
+      auditAfter(ctx, { action: 'cache.flush', target: 'redis', params, after: { deleted: count, ...extra }, result: status });
+    const r = await sweep(redis, guard, { dryRun, budgetMs: BUDGET_MS, onPartialFailure: (n) => audit(n, 'partial', { complete: false, error: 'redis failed' }) });
+    const keptNote = r.kept.count ? `; ${keptText(r.kept)}` : '';
+    const data = { scanCalls: r.scanCalls, complete: r.complete, skipped: r.kept };
     if (dryRun) {
       return {
-        status: keys ? 'ok' : 'noop',
+        status: r.count ? 'ok' : 'noop',
         dryRun,
-        summary: `Would delete all ${keys} key(s) of this Redis database${where}.${queueNote}${queues.length && !params.includeQueues ? ' The flush will be refused unless includeQueues is true.' : ''}`,
-        count: keys,
-        data: { queues: queues.slice(0, 20), queueCount: queues.length },
+        summary: `Would delete ${r.approx ? 'at least ' : ''}${r.count} key(s) of this Redis database${where}${keptNote}${r.complete ? '' : ` (the scan stopped at the time limit after ${r.scanCalls} calls; the flush continues where a repeat left off)`}.`,
+        count: r.count,
+        sample: r.sample,
+        data,
       };
     }
-    if (queues.length && !params.includeQueues) {
-      throw new OpsbookError(
-        'CONFLICT',
-        `This Redis also holds ${queues.length} BullMQ queue(s) (${queues.slice(0, 5).join(', ')}): FLUSHDB would delete every job. Delete the cache keys by pattern (/api/admin/cache/delete) instead, or send includeQueues: true.`,
-      );
-    }
-    await redis.command(redis.driver === 'tcp' ? ['FLUSHDB', 'ASYNC'] : ['FLUSHDB']);
-    const status = keys ? 'ok' : 'noop';
-    const auditId = await auditAfter(ctx, {
-      action: 'cache.flush',
-      target: 'redis',
-      params,
-      before: { keys, queues: queues.length },
-      after: { keys: 0 },
-      result: status,
-    });
-    return { status, dryRun, summary: `Flushed this Redis database: ${keys} key(s) deleted${where}.`, count: keys, data: { queues: queues.slice(0, 20), queueCount: queues.length }, auditId };
+    const status = r.count === 0 ? 'noop' : r.complete ? 'ok' : 'partial';
+    return {
+      status,
+      dryRun,
+      summary: `Flushed this Redis database: ${r.count} key(s) deleted${where}${keptNote}${r.complete ? '' : '; stopped at the time limit with keys left (repeat to continue)'}.`,
+      count: r.count,
+      sample: r.sample,
+      data,
+      auditId: await audit(r.count, status, { complete: r.complete, skipped: r.kept.count, skippedByReason: r.kept.byReason }),
+    };
   },
 };

@@ -2,6 +2,7 @@ import type { QueuesConfig } from '../config/index.js';
 import { messageOf } from '../errors.js';
 import { redactSecrets } from '../env.js';
 import type { PipelineResult, RedisArg, RedisClient } from '../redis/index.js';
+import { queueOfMetaKey } from '../redis/protected-keys.js';
 import { withTimeout } from '../timeout.js';
 import { actionHint, duration, errored, fail, ok, skipped, topN, warn } from './outcome.js';
 import { parseInfo } from './redis.js';
@@ -94,7 +95,6 @@ export async function discoverQueues(
   opts: Pick<QueuesConfig, 'prefix' | 'scanCount' | 'maxScanCalls'>,
   deadline?: number,
 ): Promise<Discovery> {
-  const head = `${opts.prefix}:`;
   const match = `${escapeGlob(opts.prefix)}:*:meta`;
   const names = new Set<string>();
   let cursor = '0';
@@ -114,11 +114,9 @@ export async function discoverQueues(
     if (!Array.isArray(reply) || !Array.isArray(reply[1])) throw new Error('SCAN answered something other than [cursor, keys]');
     cursor = String(reply[0]);
     for (const key of reply[1]) {
-      const k = String(key);
-      if (!k.startsWith(head) || !k.endsWith(':meta')) continue;
-      const name = k.slice(head.length, -':meta'.length);
-      // A queue name cannot contain ":" (BullMQ refuses it): anything else is a job or another tool's key.
-      if (name !== '' && !name.includes(':')) names.add(name);
+      // The same rule decides which keys the cache actions must leave alone (lib/redis/protected-keys.ts).
+      const name = queueOfMetaKey(String(key), opts.prefix);
+      if (name !== undefined) names.add(name);
     }
   } while (cursor !== '0');
   let sorted = [...names].sort();

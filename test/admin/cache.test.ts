@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
 import { Redis as IORedis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POST as del } from '../../api/admin/cache/delete.js';
 import { POST as flush } from '../../api/admin/cache/flush.js';
-import { globTokens, mayMatchPrefix } from '../../lib/actions/cache-delete.js';
 import { createToken } from '../../lib/admin/tokens.js';
 import type { Role } from '../../lib/auth.js';
 import type { Db } from '../../lib/db/index.js';
@@ -156,11 +156,10 @@ describe('POST /api/admin/cache/delete over TCP', () => {
     ['a leading single-character glob', '?psbook:rl:*'],
     ['a class that reaches opsbook:', '[no]psbook:*'],
     ['a class that reaches the queue prefix', '[ab]ull:*'],
-    ['a prefix of a protected prefix', 'o*'],
-  ])("a pattern matching Opsbook's or BullMQ's keys without naming them (%s) → 400", async (_what, pattern) => {
+  ])('a pattern that starts with a glob (%s) could match every key → 400, pointing at the admin flush', async (_what, pattern) => {
     const res = await deleteReq({ pattern, dryRun: true }, await tokenFor('operate'));
     expect(res.status).toBe(400);
-    expect((await res.json()).error.message).toMatch(/would also match/);
+    expect((await res.json()).error.message).toMatch(/starts with a glob.*cache\/flush/);
   });
 
   it.each(['opsbook:rl:nothing-here:*', 'bull:nothing-here:*'])('naming a protected prefix literally (%s) is explicit and allowed', async (pattern) => {
@@ -191,20 +190,120 @@ describe('POST /api/admin/cache/delete over TCP', () => {
   });
 });
 
-describe('the protected-prefix rule', () => {
+describe("cache/delete judges the keys SCAN finds: BullMQ queues and Opsbook's own keys are never deleted", () => {
+  /** The configured queue prefix, and a second BullMQ deployment under a prefix the config does not name. */
+  const QP = `${P}-bull`;
+  const OTHER = `${P}-app`;
+  const JOBS = 50;
+  const url = new URL(REDIS_URL);
+  const connection = { host: url.hostname, port: Number(url.port || 6379) };
+  let tcp: RedisClient;
+  let email: Queue;
+  let other: Queue;
+  let jobIds: string[];
+
+  /** The queue as BullMQ itself reads it: every job still waiting, each with its data. */
+  async function intact(q: Queue, ids: string[]): Promise<void> {
+    expect(await q.getWaitingCount()).toBe(JOBS);
+    const waiting = await q.getWaiting(0, JOBS);
+    expect(waiting.map((j) => j.id).sort()).toEqual([...ids].sort());
+    for (const j of waiting) expect(j.data).toMatchObject({ to: expect.stringMatching(/@example\.com$/) });
+    expect(await raw.exists(`${q.opts.prefix}:${q.name}:meta`)).toBe(1);
+  }
+
+  beforeAll(async () => {
+    tcp = createTcpRedis(REDIS_URL, { callTimeoutMs: 10_000 });
+    await useAdminDeps(h.db, tcp, { checks: { queues: { prefix: QP } } });
+    email = new Queue('email', { connection, prefix: QP });
+    other = new Queue('email', { connection, prefix: OTHER });
+    for (const q of [email, other]) q.on('error', () => undefined);
+    jobIds = (await email.addBulk(Array.from({ length: JOBS }, (_, i) => ({ name: 'send', data: { to: `u${i}@example.com` } })))).map((j) => j.id!);
+    await other.addBulk(Array.from({ length: JOBS }, (_, i) => ({ name: 'send', data: { to: `o${i}@example.com` } })));
+    await raw.set(`opsbook:rl:t-${P}:probe`, 'state');
+  });
+  afterAll(async () => {
+    for (const q of [email, other]) {
+      await q.obliterate({ force: true }).catch(() => undefined);
+      await q.close();
+    }
+    await raw.unlink(`opsbook:rl:t-${P}:probe`);
+    await tcp.close();
+  });
+
   it.each([
-    ['cache:*', 'opsbook:', false],
-    ['*', 'opsbook:', true],
-    ['op*', 'opsbook:', true],
-    ['opsbook', 'opsbook:', false],
-    ['opsbook?*', 'opsbook:', true],
-    ['[^c]*', 'opsbook:', true],
-    ['[^o]*', 'opsbook:', false],
-    ['\\*', 'opsbook:', false],
-    ['bull:email:*', 'bull:', true],
-    ['?ache:*', 'opsbook:', false],
-  ])('%s reaches %s: %s', (pattern, prefix, expected) => {
-    expect(mayMatchPrefix(globTokens(pattern), prefix)).toBe(expected);
+    ['the literal key', `${P}-bull:email:wait`],
+    ['backslash-escaped separators', `${P}-bull\\:email\\:wait`],
+    ['backslash-escaped letters', `${P}-bull:\\e\\m\\a\\i\\l:\\w\\a\\i\\t`],
+    ['the meta hash', `${P}-bull:email:meta`],
+    ['a job hash', `${P}-bull:email:1`],
+    ['the other prefix (found by its meta hash)', `${P}-app:email:wait`],
+  ])('operate token naming a BullMQ key (%s) → 409 saying whose it is; every job is still there', async (_how, pattern) => {
+    const token = await tokenFor('operate');
+    for (const body of [{ pattern, dryRun: true }, { pattern }]) {
+      const res = await deleteReq(body, token);
+      expect(res.status).toBe(409);
+      const err = (await res.json()).error;
+      expect(err).toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/bullmq queue email.*queues\/clean/) });
+    }
+    await intact(email, jobIds);
+    expect(await other.getWaitingCount()).toBe(JOBS);
+  });
+
+  it.each([
+    ['a ? for one character', `${P}-bull:email:wai?`, 1, 'bullmq queue email'],
+    ['a [..] class', `${P}-bull:emai[l]:wait`, 1, 'bullmq queue email'],
+    ['a [..] class on the separator', `${P}-bull[:]email[:]wait`, 1, 'bullmq queue email'],
+    ['every key of the queue', `${P}-bull:email:*`, JOBS + 3, 'bullmq queue email'],
+    ['the prefix with a glob', `${P}-bul?:*`, JOBS + 3, 'bullmq queue email'],
+    ['the unconfigured prefix', `${P}-app:email:wai?`, 1, `bullmq queue email (prefix ${P}-app)`],
+  ])('operate token, a glob spelling (%s) → the dry run lists the skipped keys with why; the delete removes none of them', async (_how, pattern, atLeast, reason) => {
+    const token = await tokenFor('operate');
+    const { dry, res, body } = await confirmedDelete(pattern, token);
+    expect(dry).toMatchObject({ status: 'noop', count: 0, sample: [] });
+    expect(dry.data.skipped.count).toBeGreaterThanOrEqual(atLeast);
+    expect(dry.data.skipped.byReason).toEqual({ [reason]: dry.data.skipped.count });
+    expect(dry.data.skipped.sample[0]).toEqual({ key: expect.any(String), reason });
+    expect(dry.summary).toMatch(/would be skipped \(bullmq queue email/);
+    expect(res.status).toBe(200);
+    expect(body).toMatchObject({ status: 'noop', count: 0, data: { skipped: { count: dry.data.skipped.count } } });
+    await intact(email, jobIds);
+    await intact(other, (await other.getWaiting(0, JOBS)).map((j) => j.id!));
+  });
+
+  it('a pattern that reaches cache keys and a queue deletes the cache keys only', async () => {
+    await setKeys(raw, `${P}-bullpen:cache:`, 30);
+    const { dry, body } = await confirmedDelete(`${P}-bull*`, await tokenFor('operate'));
+    expect(dry.count).toBe(30);
+    for (const k of dry.sample) expect(k.startsWith(`${P}-bullpen:cache:`)).toBe(true);
+    expect(dry.data.skipped.byReason['bullmq queue email']).toBeGreaterThanOrEqual(JOBS);
+    expect(body).toMatchObject({ status: 'ok', count: 30 });
+    expect(await countKeys(raw, `${P}-bullpen:*`)).toBe(0);
+    await intact(email, jobIds);
+  });
+
+  it.each([
+    ['a literal key', `opsbook:rl:t-${P}:probe`, 409],
+    ['an escaped spelling', `opsbook\\:rl\\:t-${P}\\:probe`, 409],
+    ['a [..] class', `o[p]sbook:rl:t-${P}:probe`, 200],
+    ['a glob', `opsbook:rl:t-${P}:*`, 200],
+  ])("operate token naming Opsbook's own key (%s) → kept as \"opsbook internal\"", async (_how, pattern, status) => {
+    const token = await tokenFor('operate');
+    const dry = await deleteReq({ pattern, dryRun: true }, token);
+    expect(dry.status).toBe(status);
+    const d = await dry.json();
+    if (status === 409) expect(d.error.message).toMatch(/opsbook internal/);
+    else {
+      expect(d.data.skipped).toEqual({ count: 1, byReason: { 'opsbook internal': 1 }, sample: [{ key: `opsbook:rl:t-${P}:probe`, reason: 'opsbook internal' }] });
+      expect((await deleteReq({ pattern, confirm: d.confirmToken }, token)).status).toBe(200);
+    }
+    expect(await raw.get(`opsbook:rl:t-${P}:probe`)).toBe('state');
+  });
+
+  it("an app's own `…:meta` string does not make its neighbours untouchable (BullMQ's meta is a hash)", async () => {
+    await raw.set(`${P}:users:42:meta`, 'not a queue');
+    await raw.set(`${P}:users:42:profile`, 'v');
+    const { body } = await confirmedDelete(`${P}:users:42:*`, await tokenFor('operate'));
+    expect(body).toMatchObject({ status: 'ok', count: 2 });
   });
 });
 
@@ -258,6 +357,32 @@ describe('POST /api/admin/cache/flush', () => {
     return { redis, close: () => peer.close() };
   }
 
+  it('over TCP with a real BullMQ queue of 50 waiting jobs: the flush deletes the cache and no job', async () => {
+    const url = new URL(FLUSH_DB_URL);
+    const q = new Queue('email', { connection: { host: url.hostname, port: Number(url.port || 6379), db: 9 } });
+    q.on('error', () => undefined);
+    const redis = createTcpRedis(FLUSH_DB_URL, { callTimeoutMs: 10_000 });
+    try {
+      await redis.command(['FLUSHDB']);
+      await useAdminDeps(h.db, redis);
+      const ids = (await q.addBulk(Array.from({ length: 50 }, (_, i) => ({ name: 'send', data: { i } })))).map((j) => j.id);
+      await redis.pipeline(Array.from({ length: 40 }, (_, i) => ['SET', `cache:${i}`, 'v']));
+      const token = await tokenFor('admin');
+      const dry = await (await flushReq({ dryRun: true }, token)).json();
+      expect(dry.count).toBe(40);
+      expect(dry.data.skipped.byReason['bullmq queue email']).toBeGreaterThanOrEqual(52);
+      expect((await flushReq({ confirm: dry.confirmToken }, token)).status).toBe(200);
+      expect(Number(await redis.command(['EXISTS', 'cache:0', 'cache:39']))).toBe(0);
+      expect(await q.getWaitingCount()).toBe(50);
+      expect((await q.getWaiting(0, 50)).map((j) => j.id).sort()).toEqual([...ids].sort());
+    } finally {
+      await q.obliterate({ force: true }).catch(() => undefined);
+      await q.close();
+      await redis.command(['FLUSHDB']).catch(() => undefined);
+      await redis.close();
+    }
+  });
+
   describe.each(['tcp', 'upstash', 'memory'] as const)('over %s', (driver) => {
     let s: Awaited<ReturnType<typeof scenario>>;
     beforeAll(async () => {
@@ -289,23 +414,32 @@ describe('POST /api/admin/cache/flush', () => {
       expect(audit.rows[0]).toMatchObject({ action: 'cache.flush', result: 'ok' });
     });
 
-    it('refuses (409) when the Redis also holds BullMQ queues, unless includeQueues is true', async () => {
+    it("keeps every BullMQ queue key (any prefix with a meta hash) and Opsbook's own keys; the dry run says what it keeps and why", async () => {
       await s.redis.command(['FLUSHDB']);
       await s.redis.command(['HSET', 'bull:email:meta', 'version', 'bullmq:6.7.0']);
+      await s.redis.command(['LPUSH', 'bull:email:wait', '1', '2']);
+      await s.redis.command(['HSET', 'bull:email:1', 'data', '{}']);
+      await s.redis.command(['HSET', 'other:jobs:meta', 'version', 'bullmq:6.7.0']);
+      await s.redis.command(['LPUSH', 'other:jobs:wait', '9']);
+      await s.redis.command(['SET', 'opsbook:rl:probe', 'state']);
       await s.redis.command(['SET', 'cache:x', 'v']);
+      await s.redis.command(['SET', 'cache:y', 'v']);
       const token = await tokenFor('admin');
       const dry = await (await flushReq({ dryRun: true }, token)).json();
-      expect(dry.summary).toMatch(/BullMQ queue/);
-      expect(dry.data).toMatchObject({ queues: ['email'], queueCount: 1 });
-      const refused = await flushReq({ confirm: dry.confirmToken }, token);
-      expect(refused.status).toBe(409);
-      expect(Number(await s.redis.command(['EXISTS', 'bull:email:meta']))).toBe(1);
-      const dry2 = await (await flushReq({ includeQueues: true, dryRun: true }, token)).json();
-      expect((await flushReq({ includeQueues: true, confirm: dry2.confirmToken }, token)).status).toBe(200);
-      expect(Number(await s.redis.command(['EXISTS', 'bull:email:meta', 'cache:x']))).toBe(0);
+      expect(dry).toMatchObject({ status: 'ok', count: 2 });
+      expect([...dry.sample].sort()).toEqual(['cache:x', 'cache:y']);
+      expect(dry.data.skipped.byReason).toMatchObject({ 'bullmq queue email': 3, 'bullmq queue jobs (prefix other)': 2 });
+      expect(dry.data.skipped.byReason['opsbook internal']).toBeGreaterThanOrEqual(1);
+      expect(dry.summary).toMatch(/kept \(.*bullmq queue email: 3/);
+      const res = await flushReq({ confirm: dry.confirmToken }, token);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ status: 'ok', count: 2 });
+      expect(Number(await s.redis.command(['EXISTS', 'cache:x', 'cache:y']))).toBe(0);
+      expect(Number(await s.redis.command(['EXISTS', 'bull:email:meta', 'bull:email:wait', 'bull:email:1', 'other:jobs:meta', 'other:jobs:wait', 'opsbook:rl:probe']))).toBe(6);
+      expect(Number(await s.redis.command(['LLEN', 'bull:email:wait']))).toBe(2);
     });
 
-    it.each([{ includeQueues: 'yes' }, { pattern: '*' }, { includeQueues: "'; FLUSHALL" }])('a bad body %j → 400', async (body) => {
+    it.each([{ includeQueues: 'yes' }, { includeQueues: true }, { pattern: '*' }, { includeQueues: "'; FLUSHALL" }])('a bad body %j → 400', async (body) => {
       expect((await flushReq({ ...body, dryRun: true }, await tokenFor('admin'))).status).toBe(400);
     });
   });
