@@ -10,6 +10,13 @@ export const ROLES = ['heartbeat', 'read', 'operate', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface Principal {
+  /**
+   * What the principal is, for binding state to it (confirm tokens, idempotency keys, per-token limits):
+   * `token:<row id>` for a stored token, `bootstrap` for OPSBOOK_ADMIN_TOKEN. Unlike the name, it is
+   * never reused: a new token created with a revoked one's name is another principal. Absent only for
+   * callers that are not HTTP tokens (the CLI); see `principalId`.
+   */
+  id?: string;
   /** Token name, for the audit log. Never the token itself. */
   name: string;
   role: Role;
@@ -41,6 +48,11 @@ export function bearerToken(request: Request): string | undefined {
   return match?.[1];
 }
 
+/** The id state is bound to: the token's id, or, for a principal without one (the CLI), its kind and name. */
+export function principalId(p: Principal): string {
+  return p.id ?? `${p.via}:${p.name}`;
+}
+
 /** Looks up a token; later issues add stored tokens behind this same signature. */
 export type TokenResolver = (token: string) => Promise<Principal | undefined>;
 
@@ -48,7 +60,7 @@ export type TokenResolver = (token: string) => Promise<Principal | undefined>;
 export function bootstrapResolver(env: Pick<Env, 'OPSBOOK_ADMIN_TOKEN'>): TokenResolver {
   return async (token) =>
     env.OPSBOOK_ADMIN_TOKEN && safeEqual(token, env.OPSBOOK_ADMIN_TOKEN)
-      ? { name: 'bootstrap', role: 'admin', via: 'bootstrap' }
+      ? { id: 'bootstrap', name: 'bootstrap', role: 'admin', via: 'bootstrap' }
       : undefined;
 }
 

@@ -1,11 +1,45 @@
 import { randomUUID } from 'node:crypto';
-import { errorResponse } from './errors.js';
+import { errorResponse, OpsbookError } from './errors.js';
 import { log } from './log.js';
+import { captureUnexpected } from './sentry.js';
 
-/** Vercel's request id when there is one (it ties our logs to the platform's), else a new one. */
+/**
+ * Opsbook's own id for a request: on Vercel the platform's `x-vercel-id` (it ties our logs to the
+ * platform's; Vercel sets it at its edge, a client cannot), else a new UUID. A client's `x-request-id`
+ * never becomes it: logs and audit rows must not carry an id an attacker chose (forged to collide with
+ * another request's, or to hide one). The client's id is kept alongside (`clientRequestIdOf`).
+ */
 export function requestIdOf(request: Request): string {
-  const id = request.headers.get('x-vercel-id') ?? request.headers.get('x-request-id');
+  const id = process.env.VERCEL ? request.headers.get('x-vercel-id') : null;
   return id && /^[\w:.-]{1,128}$/.test(id) ? id : randomUUID();
+}
+
+/** A client's `x-request-id`, kept (next to Opsbook's own id) only if short and plain: 1-64 of [A-Za-z0-9._:-]. */
+export const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** The client's own request id, when it is short and safe; anything else is ignored. */
+export function clientRequestIdOf(request: Request): string | undefined {
+  const id = request.headers.get('x-request-id');
+  return id !== null && CLIENT_REQUEST_ID.test(id) ? id : undefined;
+}
+
+/** The caller's address as the platform (Vercel, or the local runner) reports it. */
+export function clientIp(request: Request): string {
+  return (request.headers.get('x-forwarded-for')?.split(',')[0]?.trim() || request.headers.get('x-real-ip') || 'unknown').slice(0, 64);
+}
+
+/**
+ * A path whose percent-encoding does not decode (`%ZZ`, a cut UTF-8 sequence like `%E0%A4%A`) is the
+ * client's mistake: 400 in the error shape, before any handler calls decodeURIComponent and fails.
+ */
+export function assertDecodablePath(pathname: string): void {
+  for (const segment of pathname.split('/')) {
+    try {
+      decodeURIComponent(segment);
+    } catch {
+      throw new OpsbookError('BAD_REQUEST', 'The request path is not valid percent-encoding (UTF-8).');
+    }
+  }
 }
 
 export function json(body: unknown, init: { status?: number; headers?: Record<string, string>; requestId?: string } = {}): Response {
@@ -34,14 +68,34 @@ export function route(
 ): (request: Request, context?: RequestContext) => Promise<Response> {
   return async (request, context = {}) => {
     const requestId = requestIdOf(request);
+    const clientRequestId = clientRequestIdOf(request);
     try {
+      assertDecodablePath(new URL(request.url).pathname);
       const res = await handler(request, requestId, context);
       if (!res.headers.has('x-request-id')) res.headers.set('x-request-id', requestId);
       return res;
     } catch (err) {
-      return errorResponse(err, requestId, (msg) => log('error', msg, { requestId }));
+      // An unexpected error (a 500) goes to Sentry, with its causes, before the answer.
+      await captureUnexpected(err, { requestId, path: new URL(request.url).pathname.slice(0, 200) });
+      return errorResponse(await afterFailedAuth(err, request), requestId, (msg) => log('error', msg, { requestId, ...(clientRequestId ? { clientRequestId } : {}) }));
     }
   };
+}
+
+/**
+ * Every refused secret (401 on any route: a wrong token, a wrong cron secret) counts against the
+ * caller's address, here in the one wrapper every route uses, so no route can forget the limit. Beyond
+ * it the answer is 429 with Retry-After instead of 401. Loaded lazily: the limiter needs deps and config.
+ */
+async function afterFailedAuth(err: unknown, request: Request): Promise<unknown> {
+  if (!(err instanceof OpsbookError) || err.code !== 'UNAUTHORIZED') return err;
+  try {
+    const { limitFailedAuthentication } = await import('./admin/ratelimit.js');
+    await limitFailedAuthentication(clientIp(request));
+    return err;
+  } catch (limited) {
+    return limited;
+  }
 }
 
 /** HEAD answers like GET without a body, as HTTP requires. */

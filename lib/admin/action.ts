@@ -8,7 +8,10 @@ export interface ActionContext {
   deps: Deps;
   config: OpsbookConfig;
   actor: Principal;
+  /** Opsbook's own request id (never the client's). */
   requestId: string;
+  /** The client's `x-request-id`, when short and safe: kept next to Opsbook's id in audit rows. */
+  clientRequestId?: string;
   ip: string;
   userAgent: string;
   now: Date;

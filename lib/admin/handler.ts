@@ -1,28 +1,51 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as z from 'zod';
-import { bearerToken, roleAllows } from '../auth.js';
-import { getConfig, type OpsbookConfig } from '../config/index.js';
-import { getDeps, type Deps } from '../deps.js';
+import { bearerToken, principalId, roleAllows } from '../auth.js';
+import { getConfig } from '../config/index.js';
+import { getDeps } from '../deps.js';
 import { ensureSchema } from '../db/schema.js';
 import type { Env } from '../env.js';
 import { OpsbookError } from '../errors.js';
-import { json, route } from '../http.js';
-import type { ActionContext, ActionDefinition } from './action.js';
-import { signConfirm, verifyConfirm, CONFIRM_TTL_MS } from './confirm.js';
+import { clientIp, clientRequestIdOf, json, route } from '../http.js';
+import type { ActionContext, ActionDefinition, ActionResult } from './action.js';
+import { canonical, planHash, signConfirm, spendConfirm, verifyConfirm, CONFIRM_TTL_MS } from './confirm.js';
 import { claimKey, completeKey, releaseKey, requestHash } from './idempotency.js';
-import { adminLimiters, type AdminLimiters, type Limiter } from './ratelimit.js';
+import { limitersFor, limitOrThrow } from './ratelimit.js';
 import { storedTokenResolver } from './tokens.js';
 
 /** Bodies are small JSON documents; anything bigger is a mistake or an attack. */
 const MAX_BODY_BYTES = 64 * 1024;
 
-const limitersByDeps = new WeakMap<Deps, WeakMap<OpsbookConfig, AdminLimiters>>();
-function limitersFor(deps: Deps, config: OpsbookConfig): AdminLimiters {
-  let byConfig = limitersByDeps.get(deps);
-  if (!byConfig) limitersByDeps.set(deps, (byConfig = new WeakMap()));
-  let l = byConfig.get(config);
-  if (!l) byConfig.set(config, (l = adminLimiters(deps.redis, Math.min(2000, deps.env.OPSBOOK_DEPENDENCY_TIMEOUT_MS), config.admin.rateLimit)));
-  return l;
+/**
+ * Fields of a dry run's rows that measure a target rather than name it (a session's age, a table's size
+ * and vacuum times, a row's last-used time): they move on their own between a dry run and its confirm,
+ * so they are not part of the plan. Anything else about a target is.
+ */
+const MEASUREMENT = /^(ageSeconds|bytes|liveRows|deadRows|ms|scanCalls)$|^last[A-Z_]|(At|_at)$/;
+
+/** A target as the plan knows it: its `id` or `pid` when it has one, else its non-measurement fields. */
+function targetOf(item: unknown): unknown {
+  if (Array.isArray(item)) return item.map(targetOf);
+  if (!item || typeof item !== 'object') return item;
+  const o = item as Record<string, unknown>;
+  if (o.id !== undefined || o.pid !== undefined) return { id: o.id, pid: o.pid };
+  return Object.fromEntries(Object.entries(o).filter(([k]) => !MEASUREMENT.test(k)).map(([k, v]) => [k, targetOf(v)]));
+}
+
+/** A set of targets in a stable order: SCAN and catalog queries may list the same set differently. */
+const targetSet = (items: unknown[] | undefined) => items?.map(targetOf).sort((a, b) => (canonical(a) < canonical(b) ? -1 : canonical(a) > canonical(b) ? 1 : 0));
+
+/**
+ * What a dry run says the action would change, computed the same way for every action from its
+ * answer: the outcome, how many targets, and which (the sorted sample and per-target results). The
+ * summary and `data` (notes, skipped items, totals) are left out: they describe, they are not the
+ * change. When the dry run itself was cut short (`data.complete === false`, a scan over a huge keyspace)
+ * its count is a lower bound that no two scans agree on, so only the targets it found are bound.
+ */
+export function planOf(result: ActionResult): unknown {
+  const data = result.data as { complete?: unknown } | undefined;
+  const complete = !(data && typeof data === 'object' && data.complete === false);
+  return { status: result.status, ...(complete ? { count: result.count } : {}), sample: targetSet(result.sample), results: targetSet(result.results) };
 }
 
 let processSecret: string | undefined;
@@ -32,18 +55,6 @@ export function confirmSecret(env: Env): string {
   if (base) return createHash('sha256').update(`opsbook-confirm\n${base}`).digest('base64url');
   processSecret ??= randomBytes(32).toString('base64url');
   return processSecret;
-}
-
-function clientIp(request: Request): string {
-  return (request.headers.get('x-forwarded-for')?.split(',')[0]?.trim() || request.headers.get('x-real-ip') || 'unknown').slice(0, 64);
-}
-
-async function limitOrThrow(limiter: Limiter, id: string, what: string): Promise<void> {
-  const r = await limiter.limit(id);
-  if (!r.success) {
-    const retry = Math.max(1, Math.ceil((r.reset - Date.now()) / 1000));
-    throw new OpsbookError('RATE_LIMITED', `Too many ${what}. Retry in ${retry} s.`, { headers: { 'retry-after': String(retry) } });
-  }
 }
 
 /** The body (POST) or query (GET) of a request, as plain data for the schema. */
@@ -106,8 +117,14 @@ function parseWith(schema: z.ZodObject, input: unknown, mutates: boolean): Recor
 
 /**
  * Every admin route goes through here, in this order: rate limit by IP → authenticate (failures
- * counted per IP) → role → rate limit by token → validate → idempotency → dry run / confirm → run.
- * The route adapters in api/admin/ are one line each, so no route can skip a step.
+ * counted per IP, by `route()` as on every route) → role → rate limit by token → validate →
+ * idempotency → dry run / confirm → run. The route adapters in api/admin/ are one line each, so no
+ * route can skip a step.
+ *
+ * Confirm tokens are bound to the caller token's id, the action, its parameters and the plan its dry
+ * run showed (`planOf`). A confirm runs the dry run again first: if the plan differs, nothing is done
+ * (409, run the dry run again); if it matches, the token is spent (once only) and the action runs.
+ * Idempotency keys belong to the token id as well, so a new token never replays a revoked one's answers.
  */
 export function adminRoute(def: ActionDefinition): (request: Request) => Promise<Response> {
   return route(async (request, requestId) => {
@@ -120,16 +137,15 @@ export function adminRoute(def: ActionDefinition): (request: Request) => Promise
 
     const token = bearerToken(request);
     const actor = token ? await storedTokenResolver(deps.db, deps.env)(token) : undefined;
-    if (!actor) {
-      await limitOrThrow(limiters.failedAuth, ip, 'failed authentications from this address');
-      throw new OpsbookError('UNAUTHORIZED', 'A valid Bearer token is required.', { headers: { 'www-authenticate': 'Bearer' } });
-    }
+    if (!actor) throw new OpsbookError('UNAUTHORIZED', 'A valid Bearer token is required.', { headers: { 'www-authenticate': 'Bearer' } });
     if (!roleAllows(actor.role, def.role)) throw new OpsbookError('FORBIDDEN', `This route needs the ${def.role} role.`);
-    await limitOrThrow(limiters.perToken, actor.name, 'requests with this token');
+    const actorId = principalId(actor);
+    await limitOrThrow(limiters.perToken, actorId, 'requests with this token');
 
     const input = parseWith(def.schema, await readInput(request, def.method), def.mutates);
     const { dryRun = false, confirm, ...params } = input;
-    const ctx: ActionContext = { deps, config, actor, requestId, ip, userAgent: request.headers.get('user-agent') ?? '', now };
+    const clientRequestId = clientRequestIdOf(request);
+    const ctx: ActionContext = { deps, config, actor, requestId, ...(clientRequestId ? { clientRequestId } : {}), ip, userAgent: request.headers.get('user-agent') ?? '', now };
     await ensureSchema(deps.db);
 
     if (!def.mutates) {
@@ -142,32 +158,39 @@ export function adminRoute(def: ActionDefinition): (request: Request) => Promise
     if (key) {
       // The claim counts only if the database runs it while this request still waits for it.
       const deadline = new Date(Date.now() + deps.env.OPSBOOK_DEPENDENCY_TIMEOUT_MS);
-      const claim = await claimKey(deps.db, actor.name, key, requestHash(def.id, input), now, deadline);
+      const claim = await claimKey(deps.db, actorId, key, requestHash(def.id, input), now, deadline);
       if (claim.kind === 'replay') return json(claim.body, { status: claim.status, requestId, headers: { 'idempotent-replayed': 'true' } });
     }
     try {
       const needsConfirm = typeof def.confirm === 'function' ? def.confirm(params) : def.confirm;
       const secret = confirmSecret(deps.env);
-      const signed = { actor: actor.name, action: def.id, params, now };
+      const signed = { actor: actorId, action: def.id, params, now };
       if (needsConfirm && !dryRun) {
         if (!confirm) throw new OpsbookError('CONFIRMATION_REQUIRED', `${def.id} is bulk or destructive: send it with "dryRun": true first, then repeat it with the "confirm" token from that answer.`);
-        verifyConfirm(secret, confirm, signed);
+        // The token must be this caller's for this request before anything else is looked at; then the
+        // plan is computed again, exactly as the dry run did, and must be the one that was confirmed.
+        verifyConfirm(secret, confirm, { ...signed, plan: '' }, { checkPlan: false });
+        const current = await def.run(ctx, params, { dryRun: true });
+        verifyConfirm(secret, confirm, { ...signed, plan: planHash(planOf(current)) });
+        await spendConfirm(deps.db, confirm, now);
       }
       const result = await def.run(ctx, params, { dryRun });
       const body = {
         action: def.id,
         ...result,
-        ...(needsConfirm && dryRun ? { confirmToken: signConfirm(secret, signed), confirmExpiresAt: new Date(now.getTime() + CONFIRM_TTL_MS).toISOString() } : {}),
+        ...(needsConfirm && dryRun
+          ? { confirmToken: signConfirm(secret, { ...signed, plan: planHash(planOf(result)) }), confirmExpiresAt: new Date(now.getTime() + CONFIRM_TTL_MS).toISOString() }
+          : {}),
         requestId,
       };
       if (key) {
         const stored = def.secretResponse ? { ...body, data: '[shown once: not kept for replay]' } : body;
-        await completeKey(deps.db, actor.name, key, 200, stored);
+        await completeKey(deps.db, actorId, key, 200, stored);
       }
       return json(body, { requestId });
     } catch (err) {
       // Actions are atomic: an error means nothing changed, so the key may be used again.
-      if (key) await releaseKey(deps.db, actor.name, key);
+      if (key) await releaseKey(deps.db, actorId, key);
       throw err;
     }
   });

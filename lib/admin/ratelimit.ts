@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Ratelimit } from '@upstash/ratelimit';
+import { getConfig, type OpsbookConfig } from '../config/index.js';
+import { getDeps, type Deps } from '../deps.js';
 import type { RedisClient } from '../redis/index.js';
 import { OpsbookError } from '../errors.js';
 import { withTimeout } from '../timeout.js';
@@ -83,7 +85,7 @@ export function createLimiter(redis: RedisClient, opts: { max: number; window: `
   };
 }
 
-/** The admin limits: per token, per IP, and failed authentications per IP (slows brute force). */
+/** The admin limits: per token, per IP, and failed authentications per IP (slows brute force, on every route). */
 export interface AdminLimiters {
   perToken: Limiter;
   perIp: Limiter;
@@ -100,4 +102,39 @@ export function adminLimiters(
     perIp: createLimiter(redis, { max: limits.perIpPerMinute, window: '60 s', prefix: 'opsbook:rl:ip', timeoutMs }),
     failedAuth: createLimiter(redis, { max: limits.failedAuthPer5Minutes, window: '5 m', prefix: 'opsbook:rl:authfail', timeoutMs }),
   };
+}
+
+/** Limits when the config cannot be read (a misconfigured deployment still limits guessing). */
+const DEFAULT_LIMITS = { perTokenPerMinute: 60, perIpPerMinute: 120, failedAuthPer5Minutes: 10 };
+
+const limitersByDeps = new WeakMap<Deps, Map<unknown, AdminLimiters>>();
+/** One set of limiters per deps and config (a limiter keeps the library's script cache). */
+export function limitersFor(deps: Deps, config: OpsbookConfig | undefined): AdminLimiters {
+  let byConfig = limitersByDeps.get(deps);
+  if (!byConfig) limitersByDeps.set(deps, (byConfig = new Map()));
+  const key = config ?? DEFAULT_LIMITS;
+  let l = byConfig.get(key);
+  if (!l) byConfig.set(key, (l = adminLimiters(deps.redis, Math.min(2000, deps.env.OPSBOOK_DEPENDENCY_TIMEOUT_MS), config?.admin.rateLimit ?? DEFAULT_LIMITS)));
+  return l;
+}
+
+/** Counts one request against a limiter; over the limit → 429 RATE_LIMITED with Retry-After. */
+export async function limitOrThrow(limiter: Limiter, id: string, what: string): Promise<void> {
+  const r = await limiter.limit(id);
+  if (!r.success) {
+    const retry = Math.max(1, Math.ceil((r.reset - Date.now()) / 1000));
+    throw new OpsbookError('RATE_LIMITED', `Too many ${what}. Retry in ${retry} s.`, { headers: { 'retry-after': String(retry) } });
+  }
+}
+
+/**
+ * One failed authentication from `ip`, on any route: lib/http.ts calls this for every UNAUTHORIZED
+ * answer (a wrong or missing token, a wrong cron secret), so no route can forget it. Within the limit
+ * it returns (the caller answers 401); beyond it, it throws RATE_LIMITED (429, Retry-After). A valid
+ * token from the same address is never counted, so guessing cannot lock out the real operator.
+ */
+export async function limitFailedAuthentication(ip: string): Promise<void> {
+  const deps = await getDeps();
+  const config = await getConfig().catch(() => undefined);
+  await limitOrThrow(limitersFor(deps, config).failedAuth, ip, 'failed authentications from this address');
 }

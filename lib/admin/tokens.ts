@@ -51,10 +51,10 @@ export function storedTokenResolver(db: Db, env: Pick<Env, 'OPSBOOK_ADMIN_TOKEN'
     const boot = await bootstrap(token);
     if (boot) return boot;
     if (!/^ops_[A-Za-z0-9_-]{20,100}$/.test(token)) return undefined;
-    let rows: Array<{ name: string; role: Role }>;
+    let rows: Array<{ id: string; name: string; role: Role }>;
     try {
-      ({ rows } = await db.query<{ name: string; role: Role }>(
-        `UPDATE opsbook.tokens SET last_used_at = now() WHERE hash = $1 AND revoked_at IS NULL RETURNING name, role`,
+      ({ rows } = await db.query<{ id: string; name: string; role: Role }>(
+        `UPDATE opsbook.tokens SET last_used_at = now() WHERE hash = $1 AND revoked_at IS NULL RETURNING id, name, role`,
         [hashToken(token)],
       ));
     } catch (err) {
@@ -63,6 +63,6 @@ export function storedTokenResolver(db: Db, env: Pick<Env, 'OPSBOOK_ADMIN_TOKEN'
       throw new OpsbookError('DEPENDENCY_UNAVAILABLE', 'Cannot check the token: the database is unavailable.', { cause: err });
     }
     const row = rows[0];
-    return row ? ({ name: row.name, role: row.role, via: 'token' } satisfies Principal) : undefined;
+    return row ? ({ id: `token:${row.id}`, name: row.name, role: row.role, via: 'token' } satisfies Principal) : undefined;
   };
 }

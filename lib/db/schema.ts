@@ -179,6 +179,18 @@ MIGRATIONS.push(
   'ALTER TABLE opsbook.job_runs ADD COLUMN IF NOT EXISTS attempts int NOT NULL DEFAULT 1',
 );
 
+/**
+ * Confirm tokens are spent once (lib/admin/confirm.ts): one row per spent token (its hash), pruned once
+ * the token would have expired anyway. Audit rows keep a client's own request id next to Opsbook's.
+ */
+MIGRATIONS.push(
+  `CREATE TABLE IF NOT EXISTS opsbook.confirm_uses (
+     token_hash text PRIMARY KEY,
+     used_at timestamptz NOT NULL
+   )`,
+  'ALTER TABLE opsbook.audit_log ADD COLUMN IF NOT EXISTS client_request_id text',
+);
+
 const LOCK_KEY = 7_341_559; // any constant; identifies Opsbook's migration lock in pg_locks
 
 export function schemaStatements(): Statement[] {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { POST } from '../../api/admin/api-keys/revoke.js';
-import { signConfirm } from '../../lib/admin/confirm.js';
-import { confirmSecret } from '../../lib/admin/handler.js';
+import { planHash, signConfirm } from '../../lib/admin/confirm.js';
+import { confirmSecret, planOf } from '../../lib/admin/handler.js';
 import { createToken } from '../../lib/admin/tokens.js';
 import { parseConfig, setConfig, type OpsbookConfigInput } from '../../lib/config/index.js';
 import type { Deps } from '../../lib/deps.js';
@@ -66,7 +66,7 @@ describe.each(['pg', 'neon', 'pglite'] as const)('POST /api/admin/api-keys/revok
       expect(at).toBeLessThanOrEqual(Date.now() + 1);
 
       const a = await audit(body.auditId);
-      expect(a).toMatchObject({ actor: 'bootstrap', role: 'admin', action: 'api-keys.revoke', target: `api-key:${K(1)}`, result: 'ok', request_id: `req-revoke-${driver}`, ip: '192.0.2.10', user_agent: 'opsbook-tests', params: { keyId: K(1) } });
+      expect(a).toMatchObject({ actor: 'bootstrap', role: 'admin', action: 'api-keys.revoke', target: `api-key:${K(1)}`, result: 'ok', request_id: body.requestId, client_request_id: `req-revoke-${driver}`, ip: '192.0.2.10', user_agent: 'opsbook-tests', params: { keyId: K(1) } });
       expect(a.before).toMatchObject({ id: K(1), revoked_at: null });
       expect(a.after.revoked_at).not.toBeNull();
       expect(JSON.stringify([a, body])).not.toMatch(/SECRET|key_hash/);
@@ -129,8 +129,8 @@ describe.each(['pg', 'neon', 'pglite'] as const)('POST /api/admin/api-keys/revok
       expect(a.before.keys.map((k: { id: string }) => k.id).sort()).toEqual([K(1), K(2)]);
       expect(JSON.stringify(a)).not.toMatch(/SECRET|key_hash|confirm/);
 
-      // The same confirmed request again: nothing left to revoke.
-      expect(await (await revoke({ userId: '7', confirm: dry.confirmToken })).json()).toMatchObject({ status: 'noop', count: 0 });
+      // The same confirm token again: refused (its plan, two keys, is gone), nothing changed.
+      expect(await (await revoke({ userId: '7', confirm: dry.confirmToken })).json()).toMatchObject({ error: { code: 'CONFLICT' } });
     });
 
     it('a user with no live keys: the confirmed bulk revoke is a no-op', async () => {
@@ -155,8 +155,10 @@ describe.each(['pg', 'neon', 'pglite'] as const)('POST /api/admin/api-keys/revok
     });
 
     it('an expired confirm token (signed 11 minutes ago) → 428, nothing changed', async () => {
-      const old = signConfirm(confirmSecret(deps.env), { actor: 'bootstrap', action: 'api-keys.revoke', params: { userId: '7' }, now: new Date(Date.now() - 11 * 60_000) });
-      const fresh = signConfirm(confirmSecret(deps.env), { actor: 'bootstrap', action: 'api-keys.revoke', params: { userId: '7' }, now: new Date() });
+      // Signed for the plan the dry run shows (confirm tokens are bound to it).
+      const plan = planHash(planOf(await (await revoke({ userId: '7', dryRun: true })).json()));
+      const old = signConfirm(confirmSecret(deps.env), { actor: 'bootstrap', action: 'api-keys.revoke', params: { userId: '7' }, plan, now: new Date(Date.now() - 11 * 60_000) });
+      const fresh = signConfirm(confirmSecret(deps.env), { actor: 'bootstrap', action: 'api-keys.revoke', params: { userId: '7' }, plan, now: new Date() });
       const before = await snapshot();
       const res = await revoke({ userId: '7', confirm: old });
       expect(res.status).toBe(428);
@@ -167,7 +169,8 @@ describe.each(['pg', 'neon', 'pglite'] as const)('POST /api/admin/api-keys/revok
     });
 
     it('a confirm token for another action → 428', async () => {
-      const other = signConfirm(confirmSecret(deps.env), { actor: 'bootstrap', action: 'users.delete', params: { userId: '7' }, now: new Date() });
+      const plan = planHash(planOf(await (await revoke({ userId: '7', dryRun: true })).json()));
+      const other = signConfirm(confirmSecret(deps.env), { actor: 'bootstrap', action: 'users.delete', params: { userId: '7' }, plan, now: new Date() });
       expect((await revoke({ userId: '7', confirm: other })).status).toBe(428);
     });
 
@@ -267,7 +270,7 @@ describe.each(['pg', 'neon', 'pglite'] as const)('POST /api/admin/api-keys/revok
       const a = await audit(body.auditId);
       expect(a).toMatchObject({ target: 'user:usr_1', before: { count: 2 }, after: null });
       expect(JSON.stringify(a)).not.toContain('SECRET');
-      expect(await (await revoke({ userId: 'usr_1', confirm: dry.confirmToken })).json()).toMatchObject({ status: 'noop', count: 0 });
+      expect(await (await revoke({ userId: 'usr_1', confirm: dry.confirmToken })).json()).toMatchObject({ error: { code: 'CONFLICT' } });
     });
 
     it.each(HOSTILE)('hostile keyId / userId %j for text columns → 404 / noop, never 5xx, tables intact', async (evil) => {
