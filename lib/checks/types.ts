@@ -2,6 +2,7 @@ import type { OpsbookConfig, Severity } from '../config/index.js';
 import type { Deps } from '../deps.js';
 import type { QueryResult, Statement } from '../db/index.js';
 import type { RedisClient } from '../redis/index.js';
+import type { QueryTextMode } from '../sql/normalize.js';
 
 export type { Severity } from '../config/index.js';
 
@@ -82,6 +83,8 @@ export interface CheckContext {
   timeoutMs: number;
   /** Data a check wants stored in this run's snapshot (when snapshots are taken), by kind. */
   snapshot: Map<string, unknown>;
+  /** How checks show SQL text: normalised (lib/sql/normalize.ts) unless an admin asked for raw. @default 'normalized' */
+  queryText?: QueryTextMode;
 }
 
 /** One check: an id, what it needs, and `run`. Families expand their config into checks. */

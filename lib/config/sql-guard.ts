@@ -1,3 +1,5 @@
+import { LEX_VARIANTS, tokenize, type LexOptions } from '../sql/lexer.js';
+
 /**
  * Config-defined SQL metrics must be one read-only query. This is the early, readable rejection at
  * config load; the real guarantee is that they run in a READ ONLY transaction with a statement_timeout.
@@ -21,119 +23,35 @@ interface Scanned {
   unicodeIdentifier: boolean;
 }
 
-const IDENT_START = /[A-Za-z_\u0080-\uffff]/;
-const IDENT_CONT = /[A-Za-z0-9_$\u0080-\uffff]/;
-const DOLLAR_TAG = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/;
-
 /**
- * One left-to-right pass with Postgres's lexical rules: '…' strings ('' escapes; backslash escapes in
- * E'…' strings, and in every string when `backslashQuotes`, as with standard_conforming_strings off),
- * "…" identifiers, $tag$…$tag$ bodies, -- comments and nested /* … *\/ comments. Regex replacements
- * applied one kind after the other cannot do this: a quote inside a comment (or an escaped quote) would
- * pair with a later one and hide the statements in between.
+ * One pass with Postgres's lexical rules (lib/sql/lexer.ts, shared with the query-text normaliser):
+ * literals and bodies become '', comments a space, quoted identifiers "x" (unquoted in `names`).
  */
-function scan(sql: string, backslashQuotes: boolean): Scanned {
+function scan(sql: string, lex: LexOptions): Scanned {
   let bare = '';
   let names = '';
   let unicodeIdentifier = false;
-  const emit = (b: string, n = b) => {
+  for (const t of tokenize(sql, lex)) {
+    let b = t.text;
+    let nm = t.text;
+    if (t.kind === 'string' || t.kind === 'dollar') b = nm = "''";
+    else if (t.kind === 'comment') b = nm = ' ';
+    else if (t.kind === 'uident') {
+      unicodeIdentifier = true;
+      b = nm = '"x"';
+    } else if (t.kind === 'ident') {
+      b = '"x"';
+      nm = t.name ?? '';
+    }
     bare += b;
-    names += n;
-  };
-  const n = sql.length;
-  /** End of a '…' string starting at `start` (the quote). */
-  const stringEnd = (start: number, backslash: boolean) => {
-    let i = start + 1;
-    while (i < n) {
-      const c = sql[i]!;
-      if (backslash && c === '\\') i += 2;
-      else if (c === "'") {
-        if (sql[i + 1] === "'") i += 2;
-        else return i + 1;
-      } else i++;
-    }
-    return n;
-  };
-  const identEnd = (start: number) => {
-    let i = start + 1;
-    while (i < n) {
-      if (sql[i] === '"') {
-        if (sql[i + 1] === '"') i += 2;
-        else return i + 1;
-      } else i++;
-    }
-    return n;
-  };
-  let i = 0;
-  while (i < n) {
-    const c = sql[i]!;
-    const next = sql[i + 1];
-    if (IDENT_START.test(c)) {
-      let j = i + 1;
-      while (j < n && IDENT_CONT.test(sql[j]!)) j++;
-      const word = sql.slice(i, j);
-      if (sql[j] === "'" && /^[eEbBxXnN]$/.test(word)) {
-        i = stringEnd(j, backslashQuotes || /^[eE]$/.test(word));
-        emit("''");
-      } else if (/^[uU]$/.test(word) && sql[j] === '&' && sql[j + 1] === "'") {
-        i = stringEnd(j + 1, backslashQuotes);
-        emit("''");
-      } else if (/^[uU]$/.test(word) && sql[j] === '&' && sql[j + 1] === '"') {
-        unicodeIdentifier = true;
-        i = identEnd(j + 1);
-        emit('"x"');
-      } else {
-        emit(word);
-        i = j;
-      }
-    } else if (c === "'") {
-      i = stringEnd(i, backslashQuotes);
-      emit("''");
-    } else if (c === '"') {
-      const end = identEnd(i);
-      emit('"x"', sql.slice(i + 1, end - 1).replace(/""/g, '"'));
-      i = end;
-    } else if (c === '-' && next === '-') {
-      // Like Postgres, a line comment ends at a carriage return too.
-      let j = i + 2;
-      while (j < n && sql[j] !== '\n' && sql[j] !== '\r') j++;
-      i = j;
-      emit(' ');
-    } else if (c === '/' && next === '*') {
-      let depth = 1;
-      let j = i + 2;
-      while (j < n && depth > 0) {
-        if (sql[j] === '/' && sql[j + 1] === '*') {
-          depth++;
-          j += 2;
-        } else if (sql[j] === '*' && sql[j + 1] === '/') {
-          depth--;
-          j += 2;
-        } else j++;
-      }
-      i = j;
-      emit(' ');
-    } else if (c === '$' && !/[0-9]/.test(next ?? '')) {
-      const tag = sql.slice(i).match(DOLLAR_TAG)?.[0];
-      if (tag) {
-        const end = sql.indexOf(tag, i + tag.length);
-        i = end === -1 ? n : end + tag.length;
-        emit("''");
-      } else {
-        emit(c);
-        i++;
-      }
-    } else {
-      emit(c);
-      i++;
-    }
+    names += nm;
   }
   return { bare, names, unicodeIdentifier };
 }
 
 /** Remove string literals, quoted identifiers, dollar-quoted bodies and comments, keeping the structure. */
 export function stripSqlNoise(sql: string): string {
-  return scan(sql, false).bare;
+  return scan(sql, { numbers: 'legacy' }).bare;
 }
 
 function problemOf(s: Scanned): string | undefined {
@@ -153,9 +71,15 @@ function problemOf(s: Scanned): string | undefined {
 
 /**
  * Why the SQL is not a single read-only SELECT/WITH, or undefined when it is. The text is read both
- * with and without backslash escapes in strings (standard_conforming_strings on and off), so it cannot
- * mean one thing to this guard and another to the server.
+ * with and without backslash escapes in strings (standard_conforming_strings on and off), and with
+ * PostgreSQL 16's numbers and older ones', so it cannot mean one thing to this guard and another to
+ * the server.
  */
 export function readOnlyProblem(sql: string): string | undefined {
-  return problemOf(scan(sql, false)) ?? problemOf(scan(sql, true));
+  // Older servers' readings first: their messages are the ones this guard has always given.
+  for (const lex of [...LEX_VARIANTS.filter((v) => v.numbers === 'legacy'), ...LEX_VARIANTS.filter((v) => v.numbers !== 'legacy')]) {
+    const problem = problemOf(scan(sql, lex));
+    if (problem) return problem;
+  }
+  return undefined;
 }

@@ -15,6 +15,8 @@ export const diagnosticsQuery = z.strictObject({
   format: z.enum(['json', 'text']).default('json'),
   playbook: z.enum(Object.keys(PLAYBOOKS) as [string, ...string[]]).optional(),
   snapshot: flag.default(false),
+  /** `raw` needs the admin role and is audited; otherwise SQL text is normalised (lib/sql/normalize.ts). */
+  queryText: z.enum(['normalized', 'raw']).default('normalized'),
 });
 
 export type DiagnosticsQuery = z.output<typeof diagnosticsQuery>;

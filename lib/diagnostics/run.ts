@@ -10,6 +10,7 @@ import { worst } from '../checks/outcome.js';
 import type { Check, CheckContext, CheckResult, CheckStatus, PgAccess } from '../checks/types.js';
 import { TimeoutError, withTimeout } from '../timeout.js';
 import type { RedisClient } from '../redis/index.js';
+import type { QueryTextMode } from '../sql/normalize.js';
 
 export interface DiagnosticsOptions {
   /** Check ids or families (`postgres`, `postgres.activity`, `http.site`); all when empty. */
@@ -24,6 +25,12 @@ export interface DiagnosticsOptions {
   queueRedis?: RedisClient;
   /** Called as each check finishes, for progress output. */
   onResult?: (result: CheckResult) => void;
+  /**
+   * SQL text of other sessions and statements: placeholders for literals, and only the command tag of
+   * a statement that carries a credential. `raw` is for an admin who asked for it, audited by the caller.
+   * @default 'normalized'
+   */
+  queryText?: QueryTextMode;
 }
 
 export interface DiagnosticsReport {
@@ -73,7 +80,7 @@ export async function runDiagnostics(deps: Deps, config: OpsbookConfig, opts: Di
   const queueRedis = opts.queueRedis ?? deps.redis;
   const rootOpts = { queuesOnMainRedis: queueRedis === deps.redis, storeIsDiagnosed: !('db' in target && target.separate) };
   const checks = withRoots(selected, all, rootOpts);
-  const ctx: CheckContext = { deps, config, pg, store, queueRedis, timeoutMs: checkTimeoutMs, snapshot: new Map() };
+  const ctx: CheckContext = { deps, config, pg, store, queueRedis, timeoutMs: checkTimeoutMs, snapshot: new Map(), queryText: opts.queryText ?? 'normalized' };
 
   const wanted = new Set(selected.map((c) => c.id));
   // Progress is for what was asked; an added root shows in the results only when it is a root cause.

@@ -1,6 +1,7 @@
 import type { PostgresThresholds } from '../../config/index.js';
 import type { QueryResult, Row } from '../../db/index.js';
 import { actionHint, duration, grade, ok, skipped, topN, warn, fail } from '../outcome.js';
+import { displayQueryText, type QueryTextMode } from '../../sql/normalize.js';
 import type { Check, CheckContext, CheckFamily, CheckOutcome, Hint, PgCapabilities, Severity } from '../types.js';
 
 /**
@@ -9,7 +10,8 @@ import type { Check, CheckContext, CheckFamily, CheckOutcome, Hint, PgCapabiliti
  *
  * Every check follows the two-round-trip rule: `caps()` (shared), then exactly one `batch()` issued
  * synchronously after it. Sessions are scoped to the current database (the app's), except connection
- * counts, which are server-wide because max_connections is. Query text is cut to QUERY_CHARS in SQL.
+ * counts, which are server-wide because max_connections is. Query text is cut to QUERY_CHARS in SQL,
+ * then normalised (shownQuery): other sessions' literals and credentials never leave Opsbook.
  *
  * Without pg_monitor (or pg_read_all_stats) Postgres hides the state, times and text of other roles'
  * sessions; what is still visible (counts, pids, lock waits) is reported and the hint names the GRANT.
@@ -67,6 +69,11 @@ export const secs = (n: number): string => `${n} s`;
 
 export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+/**
+ * Another session's query text as a finding may show it: literals as placeholders and credential-bearing
+ * statements as their command tag, unless an admin asked for raw text (lib/sql/normalize.ts).
+ */
+export const shownQuery = (v: unknown, mode: QueryTextMode | undefined): string | null => displayQueryText(str(v), mode);
 
 /** A Postgres check of `family`; its `run` gets the configured thresholds. */
 export function pgCheck(
@@ -205,7 +212,7 @@ ORDER BY state_change LIMIT $2::int`,
     state: str(r.state),
     idleSeconds: Math.round(num(r.idle_s)),
     transactionSeconds: Math.round(num(r.xact_s)),
-    query: str(r.query),
+    query: shownQuery(r.query, ctx.queryText),
   }));
   const summary =
     `${plural(over, 'session')} idle in transaction longer than ${threshold}, the oldest for ${duration(num(a.oldest_s))}` +
@@ -269,7 +276,7 @@ ORDER BY x.query_start`,
       durationSeconds: Math.round(num(r.duration_s)),
       state: str(r.state),
       wait: r.wait_event_type ? `${String(r.wait_event_type)}: ${String(r.wait_event ?? '')}` : null,
-      query: str(r.query),
+      query: shownQuery(r.query, ctx.queryText),
     }));
   const longest = details[0]?.durationSeconds ?? 0;
   return warn(
@@ -368,10 +375,10 @@ async function blocked(ctx: CheckContext, t: PostgresThresholds): Promise<CheckO
   const old = unsupportedVersion(caps);
   if (old) return old;
   const [res] = await ctx.pg.batch([blockedSql(caps, t.topN + 1)]);
-  return evaluateBlocked(res!, caps, t);
+  return evaluateBlocked(res!, caps, t, ctx.queryText);
 }
 
-function evaluateBlocked(res: QueryResult, caps: PgCapabilities, t: PostgresThresholds): CheckOutcome {
+function evaluateBlocked(res: QueryResult, caps: PgCapabilities, t: PostgresThresholds, queryText: QueryTextMode | undefined): CheckOutcome {
   const rows: Row[] = res.rows;
   const blockers = new Map(rows.filter((r) => r.kind === 'blocker').map((r) => [num(r.pid), r]));
   const waitSeconds = new Map<number, number>();
@@ -386,7 +393,7 @@ function evaluateBlocked(res: QueryResult, caps: PgCapabilities, t: PostgresThre
         waitingSeconds: Math.round(num(r.wait_s)),
         lock: r.wait_event_type ? `${String(r.wait_event_type)}: ${String(r.wait_event ?? '')}` : null,
         blockedBy: pids(r.blockers),
-        query: str(r.query),
+        query: shownQuery(r.query, queryText),
       };
     })
     .sort((a, b) => b.waitingSeconds - a.waitingSeconds || a.pid - b.pid);
@@ -395,7 +402,7 @@ function evaluateBlocked(res: QueryResult, caps: PgCapabilities, t: PostgresThre
   for (const w of waiting) {
     const first = blockers.get(w.blockedBy[0] ?? -1);
     w.blockerState = first ? str(first.state) : null;
-    w.blockerQuery = first ? str(first.query) : null;
+    w.blockerQuery = first ? shownQuery(first.query, queryText) : null;
   }
   const longest = Math.max(...waitSeconds.values());
   const root = rootBlockers(waiting)[0]!;

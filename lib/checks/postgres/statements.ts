@@ -3,7 +3,7 @@ import type { PostgresThresholds } from '../../config/index.js';
 import type { Row, Statement } from '../../db/index.js';
 import { duration, ok, skipped, warn } from '../outcome.js';
 import type { CheckContext, CheckFamily, CheckOutcome, PgCapabilities } from '../types.js';
-import { bounded, grantMonitorFix, num, pgCheck, plural, QUERY_CHARS, round1, sqlIdent } from './activity.js';
+import { bounded, grantMonitorFix, num, pgCheck, plural, QUERY_CHARS, round1, shownQuery, sqlIdent } from './activity.js';
 
 /**
  * Slow queries from pg_stat_statements (PgHero's defaults: mean ≥ 20 ms over ≥ 100 calls), over all
@@ -199,7 +199,9 @@ function evaluate(ctx: CheckContext, caps: PgCapabilities, t: PostgresThresholds
       meanMs: num(r.mean_ms),
       slow: r.slow === true,
       totalRank: num(r.total_rank),
-      query: r.query === null || r.query === undefined ? null : String(r.query),
+      // pg_stat_statements normalises most statements, not all (utility statements such as ALTER ROLE
+      // … PASSWORD keep their literals on older servers): the same rule as for live sessions applies.
+      query: shownQuery(r.query, ctx.queryText),
     }));
   const marker = head.reset_marker === null || head.reset_marker === undefined ? null : num(head.reset_marker);
 
