@@ -37,7 +37,7 @@ export const action: ActionDefinition<typeof schema> = {
   confirm: (p) => p.userId !== undefined,
   mutates: true,
   async run(ctx, params, { dryRun }): Promise<ActionResult> {
-    const t = await apiKeysTable(ctx.deps.db, ctx.config, ['userId']);
+    const t = await apiKeysTable(ctx.deps.db, ctx.config, 'api-keys.revoke');
     const revokedAt = t.columns.revokedAt;
     const bulk = params.userId !== undefined;
     const value = (bulk ? params.userId : params.keyId)!;

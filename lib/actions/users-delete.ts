@@ -23,7 +23,7 @@ export const action: ActionDefinition<typeof schema> = {
   confirm: false,
   mutates: true,
   async run(ctx, params, { dryRun }) {
-    const t = await usersTable(ctx.deps.db, ctx.config, ['deletedAt']);
+    const t = await usersTable(ctx.deps.db, ctx.config, 'users.delete');
     const deletedAt = t.columns.deletedAt!;
     const now = ctx.now.toISOString();
     return updateUser(

@@ -27,7 +27,7 @@ export const action: ActionDefinition<typeof schema> = {
   confirm: false,
   mutates: true,
   async run(ctx, params, { dryRun }) {
-    const t = await usersTable(ctx.deps.db, ctx.config, [], ['locked']);
+    const t = await usersTable(ctx.deps.db, ctx.config, 'users.lock');
     const state = t.states.locked!;
     const change = stateChange(state, params.locked);
     const verb = params.locked ? 'lock' : 'unlock';

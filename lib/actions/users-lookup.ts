@@ -39,8 +39,8 @@ export const action: ActionDefinition<typeof schema> = {
   mutates: false,
   async run(ctx, params) {
     const [t, k] = await Promise.all([
-      usersTable(ctx.deps.db, ctx.config, params.email !== undefined ? ['email'] : []),
-      ctx.config.app.apiKeys ? apiKeysTable(ctx.deps.db, ctx.config, ['userId']) : Promise.resolve(undefined),
+      usersTable(ctx.deps.db, ctx.config, 'users.lookup', params.email !== undefined ? ['email'] : []),
+      ctx.config.app.apiKeys ? apiKeysTable(ctx.deps.db, ctx.config, 'users.lookup', ['userId']) : Promise.resolve(undefined),
     ]);
     const id = t.columns.id!;
     const where = params.email !== undefined ? `lower(u.${t.columns.email!.ident}) = lower($1::text)` : `u.${id.ident} = $1::${id.type}`;

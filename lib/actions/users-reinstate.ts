@@ -25,7 +25,7 @@ export const action: ActionDefinition<typeof schema> = {
   confirm: false,
   mutates: true,
   async run(ctx, params, { dryRun }) {
-    const t = await usersTable(ctx.deps.db, ctx.config, [], ['suspended']);
+    const t = await usersTable(ctx.deps.db, ctx.config, 'users.reinstate');
     const state = t.states.suspended!;
     const names = ctx.config.app.users!.columns;
     const cleared = [t.columns.suspendedAt, t.columns.suspensionReason].filter((c) => c !== undefined);

@@ -27,7 +27,7 @@ export const action: ActionDefinition<typeof schema> = {
   confirm: false,
   mutates: true,
   async run(ctx, params, { dryRun }) {
-    const t = await usersTable(ctx.deps.db, ctx.config, ['suspendedAt', 'suspensionReason'], ['suspended']);
+    const t = await usersTable(ctx.deps.db, ctx.config, 'users.suspend');
     const state = t.states.suspended!;
     const suspendedAt = t.columns.suspendedAt!;
     const suspensionReason = t.columns.suspensionReason!;

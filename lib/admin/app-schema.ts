@@ -143,12 +143,54 @@ export async function resolveTable(db: Db, kind: 'users' | 'apiKeys', mapping: U
   return resolved!;
 }
 
-export function usersTable(db: Db, config: OpsbookConfig, required: string[], states: UserState[] = []): Promise<ResolvedTable> {
-  return resolveTable(db, 'users', config.app.users, ['id', ...required], states);
+/**
+ * What each user or key action needs of its mapping, beyond the id: one table, read by the actions
+ * (at call time) and by validateActionMappings (at start), so the two never disagree.
+ */
+export const ACTION_NEEDS = {
+  'users.lock': { table: 'users', columns: [], states: ['locked'] },
+  'users.suspend': { table: 'users', columns: ['suspendedAt', 'suspensionReason'], states: ['suspended'] },
+  'users.reinstate': { table: 'users', columns: [], states: ['suspended'] },
+  'users.delete': { table: 'users', columns: ['deletedAt'], states: [] },
+  'users.lookup': { table: 'users', columns: [], states: [] },
+  'api-keys.revoke': { table: 'apiKeys', columns: ['userId'], states: [] },
+} as const satisfies Record<string, { table: 'users' | 'apiKeys'; columns: readonly string[]; states: readonly UserState[] }>;
+export type MappedAction = keyof typeof ACTION_NEEDS;
+
+/** The app's users table, resolved for `action` (its needs from ACTION_NEEDS, plus `extra` columns). */
+export function usersTable(db: Db, config: OpsbookConfig, action: MappedAction, extra: string[] = []): Promise<ResolvedTable> {
+  const needs = ACTION_NEEDS[action];
+  return resolveTable(db, 'users', config.app.users, ['id', ...needs.columns, ...extra], [...needs.states]);
 }
 
-export function apiKeysTable(db: Db, config: OpsbookConfig, required: string[]): Promise<ResolvedTable> {
-  return resolveTable(db, 'apiKeys', config.app.apiKeys, ['id', ...required]);
+export function apiKeysTable(db: Db, config: OpsbookConfig, action: MappedAction, extra: string[] = []): Promise<ResolvedTable> {
+  return resolveTable(db, 'apiKeys', config.app.apiKeys, ['id', ...ACTION_NEEDS[action].columns, ...extra]);
+}
+
+/**
+ * Check the configured users and API key mappings against the live catalog, for start-up: every
+ * problem an action would otherwise answer with 500 MISCONFIGURED at call time. Returns one line per
+ * problem, each naming its config path; empty when the mappings fit (or none is configured: the
+ * actions then refuse with a message naming the missing section). Throws only when the database
+ * cannot be reached (each query is bounded by the Db's own call timeout).
+ * @example const problems = await validateActionMappings(deps, config); // [] when all is well
+ */
+export async function validateActionMappings(deps: { db: Db }, config: OpsbookConfig): Promise<string[]> {
+  const problems: string[] = [];
+  const users = config.app.users;
+  const keys = config.app.apiKeys;
+  const inspected = await Promise.all([users ? inspectTable(deps.db, 'users', users) : undefined, keys ? inspectTable(deps.db, 'apiKeys', keys) : undefined]);
+  for (const i of inspected) if (i) problems.push(...i.problems);
+  if (users) {
+    // An action counts as intended when its states are mapped; it then needs all of its columns.
+    for (const [id, needs] of Object.entries(ACTION_NEEDS)) {
+      if (needs.table !== 'users' || needs.states.length === 0) continue;
+      if (!needs.states.every((s) => stateConfig(users, s))) continue;
+      const unmapped = needs.columns.filter((c) => !(users.columns as Record<string, string | undefined>)[c]);
+      if (unmapped.length) problems.push(`${id}: its state is mapped, but it also needs ${unmapped.map((c) => `app.users.columns.${c}`).join(', ')}.`);
+    }
+  }
+  return problems;
 }
 
 /** Bad input for the column's type (a non-numeric id for an integer column) is the caller's error. */
