@@ -3,7 +3,8 @@ import type { HeartbeatConfig, OpsbookConfig } from './config/index.js';
 import type { Db } from './db/index.js';
 import { ensureSchema } from './db/schema.js';
 import type { Deps } from './deps.js';
-import { OpsbookError } from './errors.js';
+import { messageOf, OpsbookError } from './errors.js';
+import { withTimeout } from './timeout.js';
 
 /**
  * Heartbeats, Healthchecks.io style: a scheduled job pings Opsbook when it starts, succeeds or fails,
@@ -186,12 +187,13 @@ export async function recordPing(db: Db, ping: Ping, now: Date): Promise<void> {
  * A ping request, after authentication: the name must be a configured heartbeat (404 otherwise), the
  * action one of start, fail or 0-255 (400), the body is kept up to 10 KB and never logged.
  */
-export async function handlePing(request: Request, deps: Pick<Deps, 'db'>, config: OpsbookConfig, now: Date): Promise<PingReceipt> {
+export async function handlePing(request: Request, deps: Pick<Deps, 'db' | 'redis' | 'env' | 'log'>, config: OpsbookConfig, now: Date): Promise<PingReceipt> {
   const target = pingTarget(new URL(request.url));
   if (!config.heartbeats.some((h) => h.name === target.name)) {
     throw new OpsbookError('NOT_FOUND', `No heartbeat named ${JSON.stringify(target.name.slice(0, 64))} is configured.`);
   }
   const action = parseAction(target.action);
+  await limitPings(deps, target.name, now);
   const body = await readPingBody(request);
   await recordPing(
     deps.db,
@@ -209,6 +211,41 @@ export async function handlePing(request: Request, deps: Pick<Deps, 'db'>, confi
     truncated: body.truncated,
     ...(body.truncated ? { note: `The body was longer than ${PING_BODY_LIMIT} bytes: only its first ${bodyBytes} bytes were stored.` } : {}),
   };
+}
+
+/**
+ * Pings accepted per heartbeat name per minute, with a valid token; beyond it → 429 with Retry-After.
+ * A job pings a few times per run (start, then success or its exit code); 60 a minute leaves room for
+ * retries (`curl --retry 5`) and many jobs sharing one name, while a loop or a leaked token that floods
+ * a name cannot fill `opsbook.heartbeat_pings`.
+ * @default 60
+ */
+export const PINGS_PER_MINUTE = 60;
+
+/**
+ * Counts a ping against its name's minute (a fixed window on the injected clock, in Redis, shared by
+ * every instance). If Redis does not answer, the ping is accepted and the failure logged: losing a
+ * backup's success ping to a cache outage would raise a false "missed" alert, which costs more than a
+ * minute without a limit.
+ */
+async function limitPings(deps: Pick<Deps, 'redis' | 'env' | 'log'>, name: string, now: Date): Promise<void> {
+  const minute = Math.floor(now.getTime() / 60_000);
+  const key = `opsbook:rl:heartbeat:${name}:${minute}`;
+  let count: number;
+  try {
+    const [incr] = await withTimeout(deps.redis.pipeline([['INCR', key], ['PEXPIRE', key, 120_000]]), Math.min(2000, deps.env.OPSBOOK_DEPENDENCY_TIMEOUT_MS), 'heartbeat rate limit');
+    if (!incr?.ok) throw new Error('INCR failed');
+    count = Number(incr.value);
+  } catch (err) {
+    deps.log('warn', `heartbeat rate limit skipped (Redis did not answer): ${messageOf(err)}`);
+    return;
+  }
+  if (count > PINGS_PER_MINUTE) {
+    const retry = Math.max(1, Math.ceil(((minute + 1) * 60_000 - now.getTime()) / 1000));
+    throw new OpsbookError('RATE_LIMITED', `Too many pings for heartbeat ${JSON.stringify(name)} (at most ${PINGS_PER_MINUTE} a minute). Retry in ${retry} s.`, {
+      headers: { 'retry-after': String(retry) },
+    });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { errorResponse, OpsbookError } from '../errors.js';
-import { requestIdOf } from '../http.js';
+import { assertDecodablePath, requestIdOf } from '../http.js';
 import { matchRoute, type RouteEntry } from './routes.js';
 
 type Handler = (request: Request) => Response | Promise<Response>;
@@ -50,6 +50,8 @@ export function createRunnerServer(modules: Map<RouteEntry, RouteModule>, onRequ
     let response: Response;
     let request: Request | undefined;
     try {
+      // Before matching: a path that does not decode is a 400, not "nothing is served here".
+      assertDecodablePath(url.pathname);
       const match = matchRoute(routes, url.pathname);
       if (!match) throw new OpsbookError('NOT_FOUND', `Nothing is served at ${url.pathname.slice(0, 200)}.`);
       const method = (req.method ?? 'GET').toUpperCase();
