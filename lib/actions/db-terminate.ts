@@ -3,6 +3,7 @@ import * as z from 'zod';
 import type { ActionContext, ActionDefinition } from '../admin/action.js';
 import { audited, auditRow } from '../admin/audit.js';
 import { roleAllows } from '../auth.js';
+import { isOpsbookApplicationName, opsbookSessionSql } from '../db/application-name.js';
 import { redactSecrets } from '../env.js';
 import { messageOf, OpsbookError } from '../errors.js';
 
@@ -67,8 +68,14 @@ function condition(form: Form): string {
   }
 }
 
-/** Sessions that are never signalled: Opsbook's own, superusers', other databases', and non-client backends. */
-const ELIGIBLE = `a.datname = current_database() AND a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() AND NOT COALESCE(r.rolsuper, false)`;
+/**
+ * Sessions that are never signalled: Opsbook's own (this statement's, and every connection named
+ * `opsbook` / `opsbook/…`: this instance's other pool connections and every other instance's),
+ * superusers', other databases', and anything that is not a client backend (autovacuum, walsender,
+ * background and parallel workers). Evaluated again by the statement that sends the signal.
+ */
+const ELIGIBLE = `a.datname = current_database() AND a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() AND NOT COALESCE(r.rolsuper, false)
+  AND NOT COALESCE(${opsbookSessionSql('a')}, false)`;
 
 interface Session {
   pid: number;
@@ -101,8 +108,9 @@ function listSql(form: Form): string {
 
 function skipReason(s: Session): string | undefined {
   if (s.own) return "Opsbook's own session";
-  if (!s.here) return `connected to database ${s.datname ?? '(none)'}, not this one`;
+  if (isOpsbookApplicationName(s.application)) return `one of Opsbook's own connections (application_name ${s.application}): Opsbook never terminates itself`;
   if (s.backend_type !== 'client backend') return `a ${s.backend_type ?? 'background'} process, not a client session`;
+  if (!s.here) return `connected to database ${s.datname ?? '(none)'}, not this one`;
   if (s.superuser) return `a superuser's session (${s.user}): Opsbook never signals those`;
   return undefined;
 }
@@ -178,7 +186,8 @@ async function pollPresent(ctx: ActionContext, pids: number[], ms: number, done:
  * `POST /api/admin/db/terminate` `{"pid":4711}` | `{"idleLongerThan":"10m"}` | `{"runningLongerThan":"5m"}`
  * — runbook 001's "kill idle > 10 min" and "kill queries active > 5 min", and 004's "terminate a pid".
  * A pid needs the operate role; the by-age forms are bulk, so they need admin and the dry run's confirm
- * token. Never signalled: Opsbook's own backend (pg_backend_pid()), superusers' sessions (pg_roles
+ * token. Never signalled: Opsbook's own sessions (pg_backend_pid(), and every connection whose
+ * application_name is `opsbook` or `opsbook/…`, from any instance), superusers' sessions (pg_roles
  * rolsuper: an admin's psql, replication tooling), sessions of other databases and non-client backends
  * (autovacuum, walsender, parallel workers). Sessions go one by one, each pid with its result.
  * Not on PGlite: the embedded database is one connection, Opsbook's own.
@@ -216,7 +225,7 @@ export const action: ActionDefinition<typeof schema> = {
     const targets = eligible.slice(0, MAX_TARGETS);
     const skipped = sessions.filter((s) => skipReason(s)).map((s) => ({ ...shown(s), reason: skipReason(s) }));
     const more = eligible.length - targets.length;
-    const tail = `${skipped.length ? `; ${skipped.length} skipped (superusers, Opsbook, non-client)` : ''}${more ? `; ${more} more beyond the first ${MAX_TARGETS}` : ''}`;
+    const tail = `${skipped.length ? `; ${skipped.length} skipped (superusers, Opsbook's own connections, non-client)` : ''}${more ? `; ${more} more beyond the first ${MAX_TARGETS}` : ''}`;
 
     if (dryRun) {
       return {

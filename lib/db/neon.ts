@@ -1,5 +1,6 @@
 import { neon, neonConfig } from '@neondatabase/serverless';
 import { withTimeout } from '../timeout.js';
+import { OPSBOOK_APPLICATION_NAME, withApplicationName } from './application-name.js';
 import type { Db, DbLimits, QueryResult, Statement } from './types.js';
 
 /**
@@ -25,7 +26,8 @@ function routeEndpoint(url: string, endpoint: string | undefined): void {
 
 export function createNeonDb(url: string, limits: DbLimits, opts: { fetchEndpoint?: string } = {}): Db {
   routeEndpoint(url, opts.fetchEndpoint);
-  const sql = neon(url, { fullResults: true });
+  // Neon's proxy passes the URL's query parameters on as startup parameters: db/terminate knows the session.
+  const sql = neon(withApplicationName(url, OPSBOOK_APPLICATION_NAME), { fullResults: true });
   const settings = {
     text: "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)",
     params: [`${limits.statementTimeoutMs}ms`, `${limits.lockTimeoutMs}ms`],

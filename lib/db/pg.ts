@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { withTimeout } from '../timeout.js';
+import { opsbookApplicationName, withApplicationName } from './application-name.js';
 import { inlineParams } from './inline.js';
 import type { BatchOptions, Db, DbLimits, QueryResult, Statement } from './types.js';
 
@@ -9,8 +10,11 @@ import type { BatchOptions, Db, DbLimits, QueryResult, Statement } from './types
  * connections are the scarce resource the runbooks keep running out of.
  */
 export function createPgDb(url: string, limits: DbLimits, opts: { max?: number; applicationName?: string } = {}): Db {
+  // Always `opsbook` or `opsbook/<role>`, even when the URL names another: db/terminate recognises
+  // Opsbook's own sessions, from any instance, by this name.
+  const applicationName = opsbookApplicationName(opts.applicationName);
   const pool = new pg.Pool({
-    connectionString: url,
+    connectionString: withApplicationName(url, applicationName),
     max: opts.max ?? 3,
     idleTimeoutMillis: 10_000,
     connectionTimeoutMillis: limits.callTimeoutMs,
@@ -19,7 +23,7 @@ export function createPgDb(url: string, limits: DbLimits, opts: { max?: number; 
     statement_timeout: limits.statementTimeoutMs,
     lock_timeout: limits.lockTimeoutMs,
     query_timeout: limits.callTimeoutMs,
-    application_name: opts.applicationName ?? 'opsbook',
+    application_name: applicationName,
     allowExitOnIdle: true,
   });
   // An idle client that loses its server emits 'error' on the pool; without a listener that kills the process.

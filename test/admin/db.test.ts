@@ -6,6 +6,7 @@ import { POST as maintenance } from '../../api/admin/db/maintenance.js';
 import { POST as terminate } from '../../api/admin/db/terminate.js';
 import { createToken } from '../../lib/admin/tokens.js';
 import type { Role } from '../../lib/auth.js';
+import { withApplicationName } from '../../lib/db/application-name.js';
 import { createPgDb } from '../../lib/db/pg.js';
 import { ensureSchema } from '../../lib/db/schema.js';
 import type { Db } from '../../lib/db/index.js';
@@ -228,6 +229,59 @@ describe('POST /api/admin/db/terminate', () => {
     expect(bg.status).toBe(409);
   });
 
+  it.each([
+    ['the default pool', {}, ''],
+    ['a pool with a role of its own', { applicationName: 'cli' }, ''],
+    ['a pool whose DATABASE_URL names another application', {}, '?application_name=someapp'],
+  ])("another Opsbook instance's connection (%s) → 409 saying it is Opsbook's own, and the connection survives", async (_what, opts, query) => {
+    // A second instance: its own pool from the same db module, same role, same database.
+    const other = createPgDb(`${pgUrlFor(h.database!.name, OPS)}${query}`, DEFAULT_LIMITS, { max: 1, ...opts });
+    try {
+      const pidOf = async () => (await other.query<{ pid: number; app: string }>('SELECT pg_backend_pid() AS pid, current_setting($1) AS app', ['application_name'])).rows[0]!;
+      const { pid, app } = await pidOf();
+      expect(app).toMatch(/^opsbook(\/cli)?$/);
+      const res = await term({ pid }, await tokenFor('operate'));
+      expect(res.status).toBe(409);
+      expect((await res.json()).error).toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/Opsbook's own connections \(application_name opsbook.*never terminates itself/) });
+      expect(await alive(pid)).toBe(true);
+      expect((await pidOf()).pid).toBe(pid);
+
+      // The by-age form passes over it too, and says why.
+      await until(`pid ${pid} idle for 1s`, async () => (await admin().query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'idle' AND state_change < now() - interval '1.2 s'`, [pid])).rows.length === 1);
+      const dry = await (await term({ idleLongerThan: '1s', dryRun: true }, await tokenFor('admin'))).json();
+      expect(dry.sample.map((x: { pid: number }) => x.pid)).not.toContain(pid);
+      expect(dry.data.skipped).toEqual(expect.arrayContaining([expect.objectContaining({ pid, reason: expect.stringMatching(/Opsbook's own connections/) })]));
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('background processes (autovacuum launcher, logical replication launcher, background writer, walwriter) → 409 saying each is not a client session', async () => {
+    // The autovacuum launcher runs only where autovacuum is on: every one of these that this server runs is tried.
+    const { rows } = await admin().query<{ pid: number; backend_type: string }>(
+      `SELECT pid, backend_type FROM pg_stat_activity WHERE backend_type = ANY($1::text[]) ORDER BY backend_type`,
+      [['autovacuum launcher', 'logical replication launcher', 'background writer', 'walwriter']],
+    );
+    expect(rows.length).toBeGreaterThanOrEqual(3);
+    const token = await tokenFor('operate');
+    for (const { pid, backend_type } of rows) {
+      const res = await term({ pid }, token);
+      expect(res.status).toBe(409);
+      expect((await res.json()).error).toMatchObject({ code: 'CONFLICT', message: `pid ${pid} is a ${backend_type} process, not a client session: it is not terminated.` });
+      expect(await alive(pid)).toBe(true);
+    }
+  });
+
+  it("a client session whose application_name only looks like Opsbook's (opsbook-app) is terminated", async () => {
+    const client = new pg.Client({ connectionString: pgUrlFor(h.database!.name, VICTIM), application_name: 'opsbook-app' });
+    client.on('error', () => undefined);
+    await client.connect();
+    sessions.push(client);
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const res = await term({ pid: rows[0]!.pid }, await tokenFor('operate'));
+    expect(await res.json()).toMatchObject({ status: 'ok', results: [{ pid: rows[0]!.pid, result: 'terminated' }] });
+  });
+
   it('a pid that does not exist → not-found', async () => {
     expect(await (await term({ pid: 2_000_000_000 }, await tokenFor('operate'))).json()).toMatchObject({ status: 'not-found', count: 0 });
   });
@@ -262,6 +316,17 @@ describe('POST /api/admin/db/terminate', () => {
     }
     expect(await alive(victim.pid)).toBe(true);
     await victim.client.query('ROLLBACK');
+  });
+});
+
+describe('application_name on every Opsbook connection string', () => {
+  it.each([
+    ['no parameters', 'postgres://u:p%40ss@db.example.com/app', 'postgres://u:p%40ss@db.example.com/app?application_name=opsbook'],
+    ['sslmode kept', 'postgres://u@h/app?sslmode=require', 'postgres://u@h/app?sslmode=require&application_name=opsbook'],
+    ['another application replaced', 'postgres://u@h/app?application_name=someapp&sslmode=require', 'postgres://u@h/app?application_name=opsbook&sslmode=require'],
+    ['not a URL: left as it is', 'not a url', 'not a url'],
+  ])('%s', (_what, url, expected) => {
+    expect(withApplicationName(url, 'opsbook')).toBe(expected);
   });
 });
 
