@@ -54,7 +54,7 @@ describe.each(['pg', 'neon', 'pglite'] as const)('POST /api/admin/users/delete o
     expect((await q(`SELECT count(*)::int AS n FROM users`)).rows[0].n).toBe(3);
 
     const audit = (await q(`SELECT * FROM opsbook.audit_log WHERE id = $1`, [body.auditId])).rows[0];
-    expect(audit).toMatchObject({ actor: 'bootstrap', role: 'admin', action: 'users.delete', target: 'user:1', result: 'ok', request_id: `req-del-${driver}`, ip: '198.51.100.4', user_agent: 'runbook-001', params: { userId: '1' } });
+    expect(audit).toMatchObject({ actor: 'bootstrap', role: 'admin', action: 'users.delete', target: 'user:1', result: 'ok', request_id: body.requestId, client_request_id: `req-del-${driver}`, ip: '198.51.100.4', user_agent: 'runbook-001', params: { userId: '1' } });
     expect(audit.before).toMatchObject({ id: 1, deleted_at: null });
     expect(audit.after.deleted_at).not.toBeNull();
     expect(JSON.stringify([audit, body])).not.toMatch(/SECRET|password_hash|reset_token/);

@@ -62,7 +62,9 @@ describe.each(['pg', 'neon', 'pglite'] as const)('users suspend / reinstate over
     const t1 = Date.now();
     expect(res.status).toBe(200);
     const body = await res.json();
-    expect(body).toMatchObject({ action: 'users.suspend', status: 'ok', dryRun: false, count: 1, requestId: `req-suspend-${driver}` });
+    expect(body).toMatchObject({ action: 'users.suspend', status: 'ok', dryRun: false, count: 1, requestId: expect.any(String) });
+    // A client's x-request-id is kept beside Opsbook's own id, never instead of it.
+    expect(body.requestId).not.toBe(`req-suspend-${driver}`);
     expect(body.sample[0]).toMatchObject({ id: 'u1', status: 'SUSPENDED', suspensionReason: 'Violation' });
     const u = await user('u1');
     expect(u).toMatchObject({ status: 'SUSPENDED', reason: 'Violation' });
@@ -77,7 +79,8 @@ describe.each(['pg', 'neon', 'pglite'] as const)('users suspend / reinstate over
       action: 'users.suspend',
       target: 'user:u1',
       result: 'ok',
-      request_id: `req-suspend-${driver}`,
+      request_id: body.requestId,
+      client_request_id: `req-suspend-${driver}`,
       ip: '203.0.113.9',
       user_agent: 'opsbook-tests',
       params: { userId: 'u1', reason: 'Violation' },
