@@ -1,9 +1,9 @@
 import type { HttpCheckConfig } from '../config/index.js';
 import { messageOf } from '../errors.js';
 import { checkBudget, sleep } from './net/budget.js';
-import { displayUrl, fetchOnce, MAX_BODY_BYTES, type FetchOutcome } from './net/fetch.js';
+import { displayUrl, fetchOnce, MAX_BODY_BYTES, withoutUserinfo, type FetchOutcome } from './net/fetch.js';
 import { conditionProblem, evaluate, formatValue, type ConditionFailure } from './net/json-path.js';
-import { redactOutcome, redactText, truncate, type Secret } from './net/redact.js';
+import { redactOutcome, redactText, truncate, urlSecrets, type Secret } from './net/redact.js';
 import { errored, fail, ok, skipped, warn } from './outcome.js';
 import type { Check, CheckFamily, CheckOutcome, Need } from './types.js';
 
@@ -31,7 +31,8 @@ function httpCheck(cfg: HttpCheckConfig): Check {
     severity: cfg.severity,
     needs: ['network', ...(cfg.needs as Need[])],
     async run(ctx) {
-      const secrets: Secret[] = [];
+      // The URL's own credentials (password, ?apikey=…) are secrets too: an error may quote the URL.
+      const secrets: Secret[] = urlSecrets(cfg.url);
       try {
         return redactOutcome(await runHttp(cfg, ctx.timeoutMs, secrets), secrets);
       } catch (err) {
@@ -78,7 +79,7 @@ async function runHttp(cfg: HttpCheckConfig, runnerTimeoutMs: number, secrets: S
     const pass = decodeURIComponent(parsed.password);
     if (pass) secrets.push({ name: 'url password', value: pass });
     if (!has('authorization')) headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
-    url = displayUrl(cfg.url);
+    url = withoutUserinfo(cfg.url);
   }
   if (!has('user-agent')) headers['user-agent'] = 'Opsbook-diagnostics';
   if (cfg.conditions.length && !has('accept')) headers.accept = 'application/json, */*;q=0.5';

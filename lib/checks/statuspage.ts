@@ -2,9 +2,9 @@ import * as z from 'zod';
 import type { StatusPageConfig } from '../config/index.js';
 import { checkBudget, type Budget } from './net/budget.js';
 import { displayUrl, fetchOnce } from './net/fetch.js';
-import { truncate } from './net/redact.js';
+import { redactOutcome, truncate, urlSecrets } from './net/redact.js';
 import { errored, fail, ok, warn } from './outcome.js';
-import type { Check, CheckFamily, CheckOutcome, CheckStatus, Need } from './types.js';
+import type { Check, CheckContext, CheckFamily, CheckOutcome, CheckStatus, Need } from './types.js';
 
 /**
  * Third-party status (Atlassian Statuspage v2: Stripe, GitHub, Vercel, Neon…). The indicator is the
@@ -45,38 +45,43 @@ function statusPageCheck(cfg: StatusPageConfig): Check {
     severity: cfg.severity,
     needs: ['network', ...(cfg.needs as Need[])],
     async run(ctx) {
-      const budget = checkBudget(ctx.timeoutMs, cfg.timeoutMs);
-      const url = statusUrl(cfg.url);
-      const shown = displayUrl(url);
-      const hint = { text: `Check url in checks.statusPages "${cfg.id}": an Atlassian Statuspage serves ${shown}.` };
-      const ms = budget.callMs();
-      const res = await fetchOnce(url, { headers: { accept: 'application/json', 'user-agent': 'Opsbook-diagnostics' } }, { timeoutMs: ms, needBody: true });
-      if (res.kind === 'invalid') return errored(`status page request could not be sent: ${truncate(res.message, 200)}`, { hint });
-      if (res.kind === 'network') {
-        const text = res.error.timedOut ? `no answer within ${ms} ms` : res.error.message;
-        return errored(`status page unreachable: ${text}; ${host}'s status is unknown`, { details: [{ url: shown, error: res.error.code }] });
-      }
-      if (res.status < 200 || res.status > 299) return errored(`status page answered ${res.status}; ${host}'s status is unknown`, { details: [{ url: shown, status: res.status }], hint });
-      if (res.bodyError || res.truncated) {
-        return errored(`status page body ${res.truncated ? 'is larger than 1 MB' : `could not be read: ${res.bodyError?.message}`}`, { details: [{ url: shown }], hint });
-      }
-      let json: unknown;
-      try {
-        json = JSON.parse(res.body ?? '');
-      } catch {
-        const type = res.headers.get('content-type');
-        return errored(`status page did not answer JSON${type ? ` (${truncate(type, 60)})` : ''}`, { details: [{ url: shown, body: truncate(res.body ?? '', 120) }], hint });
-      }
-      const parsed = statusBody.safeParse(json);
-      if (!parsed.success) {
-        return errored('status page JSON has no status.indicator and status.description: not an Atlassian Statuspage v2 answer', {
-          details: [{ url: shown, body: truncate(JSON.stringify(json), 120) }],
-          hint,
-        });
-      }
-      return judge(cfg, parsed.data, url, budget);
+      // The page's URL may carry a credential (?api_key=…): every string of the outcome is redacted.
+      return redactOutcome(await runStatusPage(cfg, host, ctx), urlSecrets(cfg.url));
     },
   };
+}
+
+async function runStatusPage(cfg: StatusPageConfig, host: string, ctx: CheckContext): Promise<CheckOutcome> {
+  const budget = checkBudget(ctx.timeoutMs, cfg.timeoutMs);
+  const url = statusUrl(cfg.url);
+  const shown = displayUrl(url);
+  const hint = { text: `Check url in checks.statusPages "${cfg.id}": an Atlassian Statuspage serves ${shown}.` };
+  const ms = budget.callMs();
+  const res = await fetchOnce(url, { headers: { accept: 'application/json', 'user-agent': 'Opsbook-diagnostics' } }, { timeoutMs: ms, needBody: true });
+  if (res.kind === 'invalid') return errored(`status page request could not be sent: ${truncate(res.message, 200)}`, { hint });
+  if (res.kind === 'network') {
+    const text = res.error.timedOut ? `no answer within ${ms} ms` : res.error.message;
+    return errored(`status page unreachable: ${text}; ${host}'s status is unknown`, { details: [{ url: shown, error: res.error.code }] });
+  }
+  if (res.status < 200 || res.status > 299) return errored(`status page answered ${res.status}; ${host}'s status is unknown`, { details: [{ url: shown, status: res.status }], hint });
+  if (res.bodyError || res.truncated) {
+    return errored(`status page body ${res.truncated ? 'is larger than 1 MB' : `could not be read: ${res.bodyError?.message}`}`, { details: [{ url: shown }], hint });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(res.body ?? '');
+  } catch {
+    const type = res.headers.get('content-type');
+    return errored(`status page did not answer JSON${type ? ` (${truncate(type, 60)})` : ''}`, { details: [{ url: shown, body: truncate(res.body ?? '', 120) }], hint });
+  }
+  const parsed = statusBody.safeParse(json);
+  if (!parsed.success) {
+    return errored('status page JSON has no status.indicator and status.description: not an Atlassian Statuspage v2 answer', {
+      details: [{ url: shown, body: truncate(JSON.stringify(json), 120) }],
+      hint,
+    });
+  }
+  return judge(cfg, parsed.data, url, budget);
 }
 
 async function judge(cfg: StatusPageConfig, body: z.output<typeof statusBody>, url: string, budget: Budget): Promise<CheckOutcome> {

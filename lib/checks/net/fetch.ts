@@ -1,5 +1,6 @@
 import { messageOf } from '../../errors.js';
 import { netError, timeoutError, type NetError } from './errors.js';
+import { redactUrl } from './redact.js';
 
 /** Bodies are read up to this size: a health endpoint answering more is not read further. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -97,8 +98,16 @@ async function readLimited(body: ReadableStream<Uint8Array>, max: number): Promi
   return { text: new TextDecoder().decode(Buffer.concat(chunks)), truncated: !done };
 }
 
-/** The URL without credentials (`https://user:pass@host` → `https://host`), for summaries and details. */
+/**
+ * The URL as a summary, detail, title or hint shows it: through the one redaction (redact.ts), so no
+ * userinfo and no credential-named parameter's value.
+ */
 export function displayUrl(url: string): string {
+  return redactUrl(url);
+}
+
+/** The URL without userinfo, to fetch (fetch refuses credentials in a URL; they go as Basic auth). */
+export function withoutUserinfo(url: string): string {
   try {
     const u = new URL(url);
     u.username = '';
