@@ -1,5 +1,7 @@
 import type { Env } from './env.js';
 import { redactSecrets } from './env.js';
+import { isDependencyFailure, OpsbookError } from './errors.js';
+import { withTimeout } from './timeout.js';
 
 /** Sentry's monitor settings for a cron check-in. */
 export interface MonitorConfig {
@@ -19,6 +21,13 @@ export interface ErrorReporter {
   readonly enabled: boolean;
   captureException(err: unknown, context?: { tags?: Record<string, string>; fingerprint?: string[]; extra?: Record<string, unknown> }): Promise<void>;
   captureMessage(message: string, context?: { level?: 'info' | 'warning' | 'error'; tags?: Record<string, string>; fingerprint?: string[] }): Promise<void>;
+  /**
+   * Send one message and wait, at most `timeoutMs`, until Sentry has accepted it (a 2xx for its
+   * envelope). False when it was not handed over (Sentry down, refusing, rate-limiting, too slow): a
+   * caller that claimed the alert releases its claim so a later invocation raises it. With Sentry off
+   * there is nothing to hand over: true.
+   */
+  deliverMessage(message: string, context?: { level?: 'info' | 'warning' | 'error'; tags?: Record<string, string>; fingerprint?: string[] }, timeoutMs?: number): Promise<boolean>;
   /** Wrap `fn` in a cron monitor check-in (in_progress, then ok or error). `fn` must be async. */
   withMonitor<T>(slug: string, fn: () => Promise<T>, config?: MonitorConfig): Promise<T>;
   flush(timeoutMs?: number): Promise<void>;
@@ -28,6 +37,7 @@ const disabled: ErrorReporter = {
   enabled: false,
   async captureException() {},
   async captureMessage() {},
+  deliverMessage: async () => true,
   withMonitor: (_slug, fn) => fn(),
   async flush() {},
 };
@@ -36,6 +46,12 @@ type SentryModule = typeof import('@sentry/node');
 
 /** How long a cron job waits for its in_progress check-in to reach Sentry. */
 const IN_PROGRESS_FLUSH_MS = 500;
+/** How long an alert that must be handed over waits for Sentry's answer. */
+const DELIVER_TIMEOUT_MS = 2000;
+
+/** Errors already given to Sentry, so a wrapper further out (the route's error handler) does not send them twice. */
+const captured = new WeakSet<object>();
+export const wasCaptured = (err: unknown): boolean => typeof err === 'object' && err !== null && captured.has(err);
 
 export function createErrorReporter(env: Pick<Env, 'SENTRY_DSN' | 'SENTRY_ENVIRONMENT' | 'VERCEL_ENV'>): ErrorReporter {
   const dsn = env.SENTRY_DSN;
@@ -48,6 +64,8 @@ export function createErrorReporter(env: Pick<Env, 'SENTRY_DSN' | 'SENTRY_ENVIRO
         environment: env.SENTRY_ENVIRONMENT ?? env.VERCEL_ENV ?? 'development',
         // Opsbook reports its own errors; it does not trace or instrument the host process.
         defaultIntegrations: false,
+        // Except the error.cause chain: a wrapped error ("storing the run failed") arrives with its causes.
+        integrations: [Sentry.linkedErrorsIntegration({ key: 'cause', limit: 5 })],
         tracesSampleRate: 0,
         sendClientReports: false,
         beforeSend(event) {
@@ -56,18 +74,45 @@ export function createErrorReporter(env: Pick<Env, 'SENTRY_DSN' | 'SENTRY_ENVIRO
           return JSON.parse(redactSecrets(JSON.stringify(event))) as typeof event;
         },
       });
+      // Which envelopes Sentry accepted, by event id: `afterSendEvent` carries the HTTP answer (none
+      // when the request failed or the client dropped the event for a rate limit).
+      Sentry.getClient()?.on('afterSendEvent', (event, response) => {
+        const id = event.event_id;
+        if (!id) return;
+        const status = (response as { statusCode?: number } | undefined)?.statusCode;
+        answers.get(id)?.(status !== undefined && status >= 200 && status < 300);
+        answers.delete(id);
+      });
       return Sentry;
     }));
+  const answers = new Map<string, (accepted: boolean) => void>();
 
   return {
     enabled: true,
     async captureException(err, context) {
       const Sentry = await load();
+      if (typeof err === 'object' && err !== null) captured.add(err);
       Sentry.captureException(err, { tags: context?.tags, fingerprint: context?.fingerprint, extra: context?.extra });
     },
     async captureMessage(message, context) {
       const Sentry = await load();
       Sentry.captureMessage(message, { level: context?.level ?? 'error', tags: context?.tags, fingerprint: context?.fingerprint });
+    },
+    async deliverMessage(message, context, timeoutMs = DELIVER_TIMEOUT_MS) {
+      const Sentry = await load();
+      let answered!: (accepted: boolean) => void;
+      const accepted = new Promise<boolean>((resolve) => (answered = resolve));
+      const id = Sentry.captureMessage(message, { level: context?.level ?? 'error', tags: context?.tags, fingerprint: context?.fingerprint });
+      answers.set(id, answered);
+      try {
+        // The flush sends it (and anything queued before it) now; the answer says whether it arrived.
+        const [ok] = await Promise.all([withTimeout(accepted, timeoutMs, 'sentry event'), Sentry.flush(timeoutMs)]);
+        return ok;
+      } catch {
+        return false;
+      } finally {
+        answers.delete(id);
+      }
     },
     async withMonitor(slug, fn, config) {
       const Sentry = await load();
@@ -94,4 +139,30 @@ export function createErrorReporter(env: Pick<Env, 'SENTRY_DSN' | 'SENTRY_ENVIRO
       await Sentry.flush(timeoutMs);
     },
   };
+}
+
+/**
+ * An error that reached a route's error handler unexpected (its answer is 500 INTERNAL): to Sentry with
+ * its cause chain, flushed before the answer goes out, because a frozen function sends nothing. What is
+ * not a bug is not sent: an OpsbookError with its own code (a 4xx, MISCONFIGURED) and a dependency
+ * outage (503). An error its caller already captured (handleCron's) is not sent twice. Never throws,
+ * and costs at most `timeoutMs`.
+ */
+export async function captureUnexpected(err: unknown, tags: Record<string, string>, timeoutMs = DELIVER_TIMEOUT_MS): Promise<void> {
+  if (err instanceof OpsbookError ? err.code !== 'INTERNAL' : isDependencyFailure(err)) return;
+  if (wasCaptured(err)) return;
+  try {
+    await withTimeout(
+      async () => {
+        const { getDeps } = await import('./deps.js');
+        const { errors } = await getDeps();
+        await errors.captureException(err, { tags: { ...tags, stage: 'route' } });
+        await errors.flush(timeoutMs);
+      },
+      timeoutMs,
+      'sentry capture',
+    );
+  } catch {
+    // Sentry (or the dependencies) unavailable: the error is still logged by the route's handler.
+  }
 }

@@ -10,6 +10,7 @@ import { renderReport, type ReportItem, type ReportModel } from '../report/index
 import { taskByName } from '../tasks/registry.js';
 import { withTimeout, TimeoutError } from '../timeout.js';
 import { deliverPending, deliverReport, type Delivery } from './delivery.js';
+import { MAX_TAKEOVER_ATTEMPTS } from './missed.js';
 import { describeSchedule, isDue, periodOf } from './schedule.js';
 import { loadTrends } from './trends.js';
 import { areaOf } from './transitions.js';
@@ -79,18 +80,21 @@ export async function runChecklist(deps: Deps, config: OpsbookConfig, id: string
   }
 
   let runId = 0;
+  let lease: Lease | undefined;
   if (!dryRun) {
     // The claim: a conditional insert on (checklist, period). A duplicate delivery finds the row and stops.
-    // A run that failed, or was left running past its limit (a crashed or frozen instance), is taken
-    // over by the next invocation for the same period, so a fault never costs the period its run.
+    // A run that failed, whose lease lapsed (its process was killed: nothing renews it), or that was left
+    // running past its limit (a frozen instance) is taken over by the next invocation for the same
+    // period, so a fault never costs the period its run.
     const staleBefore = new Date(now.getTime() - list.sentry.maxRuntime * 60_000).toISOString();
-    const claimed = await db.query<{ id: string }>(
-      `INSERT INTO opsbook.job_runs (job, period, status, started_at) VALUES ($1, $2, 'running', $3)
-       ON CONFLICT (job, period) DO UPDATE SET status = 'running', started_at = EXCLUDED.started_at, finished_at = NULL, error = NULL,
-         attempts = opsbook.job_runs.attempts + 1
-       WHERE opsbook.job_runs.status = 'failed' OR (opsbook.job_runs.status = 'running' AND opsbook.job_runs.started_at < $4)
-       RETURNING id`,
-      [id, period, now.toISOString(), staleBefore],
+    const claimed = await db.query<{ id: string; attempts: number | string }>(
+      `INSERT INTO opsbook.job_runs (job, period, status, started_at, lease_until) VALUES ($1, $2, 'running', $3, $5)
+       ON CONFLICT (job, period) DO UPDATE SET status = 'running', started_at = EXCLUDED.started_at, lease_until = EXCLUDED.lease_until,
+         finished_at = NULL, error = NULL, attempts = opsbook.job_runs.attempts + 1
+       WHERE opsbook.job_runs.status = 'failed'
+          OR (opsbook.job_runs.status = 'running' AND (opsbook.job_runs.lease_until < $3 OR opsbook.job_runs.started_at < $4))
+       RETURNING id, attempts`,
+      [id, period, now.toISOString(), staleBefore, new Date(now.getTime() + RUN_LEASE_MS).toISOString()],
     );
     if (!claimed.rows[0]) {
       const existing = await db.query<{ id: string; delivery: string | null }>(
@@ -101,6 +105,7 @@ export async function runChecklist(deps: Deps, config: OpsbookConfig, id: string
       return { checklist: id, status: 'already-ran', period, runId: Number(row?.id ?? 0), delivery: row?.delivery ?? undefined, resent };
     }
     runId = Number(claimed.rows[0].id);
+    lease = holdLease(deps, runId, Number(claimed.rows[0].attempts), now);
   }
 
   try {
@@ -145,18 +150,105 @@ export async function runChecklist(deps: Deps, config: OpsbookConfig, id: string
     const wantsEmail = mode === 'manual' ? opts.send === true : shouldNotify(list.notify, counts, summary, context.missedAlerted);
     const recipients = [...new Set([...(list.recipients ?? config.recipients), ...deps.env.OPSBOOK_EMAIL_TO])];
     const stateWrites = mode === 'scheduled' ? evaluation.items.filter((e) => e.step.next !== context.states.get(e.key)) : [];
-    const { reportId, written } = await storeRun(deps, runId, id, period, now, transitions.items, rendered, recipients, wantsEmail, stateWrites);
+    const { reportId, written } = await storeRun(deps, runId, id, period, now, transitions.items, rendered, recipients, wantsEmail, stateWrites, config.service, lease!.attempt);
     await sendAlerts(deps, config, list, evaluation.items.filter((e) => e.step.alert && written.has(e.key)), now);
     const delivery = wantsEmail ? await deliverReport(deps, config, reportId, now) : { delivery: 'not-needed' as const };
     return { ...base, report: { id: reportId, subject: rendered.subject, ...delivery } };
   } catch (err) {
-    if (runId) {
+    if (lease) {
+      // Fenced by the attempt: a run that was taken over never marks its successor's row failed.
       await db
-        .query(`UPDATE opsbook.job_runs SET status = 'failed', finished_at = $2, error = $3 WHERE id = $1`, [runId, new Date().toISOString(), redactSecrets(messageOf(err)).slice(0, 2000)])
+        .query(`UPDATE opsbook.job_runs SET status = 'failed', finished_at = $2, error = $3 WHERE id = $1 AND attempts = $4 AND status = 'running'`, [
+          runId,
+          new Date().toISOString(),
+          redactSecrets(messageOf(err)).slice(0, 2000),
+          lease.attempt,
+        ])
         .catch(() => undefined);
     }
-    throw err;
+    // Which checklist, run and period failed travels with the error, the original as its cause (Sentry
+    // shows the chain). Opsbook's own errors already say what happened and keep their code.
+    throw err instanceof OpsbookError ? err : new Error(`checklist ${id}: run ${runId || '(dry run)'} for ${period} failed: ${messageOf(err)}`, { cause: err });
+  } finally {
+    lease?.release();
   }
+}
+
+/**
+ * How long a running run's claim lasts without renewal. The run renews it every third of it while it
+ * works; a process that is killed stops renewing, and once the lease lapses the next invocation of
+ * anything (any checklist's cron, or health after its answer) takes the run over, within the period.
+ */
+export const RUN_LEASE_MS = 60_000;
+
+interface Lease {
+  attempt: number;
+  release(): void;
+}
+
+/**
+ * Renew the run's lease every RUN_LEASE_MS / 3, each renewal bounded by that interval, never two at
+ * once. Renewal times follow the injected clock (`now` plus the time elapsed since), so a lease is
+ * compared with other invocations' `now` on one time line. A failed renewal is only logged: two more
+ * tries come before the lease lapses.
+ */
+function holdLease(deps: Deps, runId: number, attempt: number, now: Date): Lease {
+  const started = performance.now();
+  const every = RUN_LEASE_MS / 3;
+  let inFlight = false;
+  const timer = setInterval(() => {
+    if (inFlight) return;
+    inFlight = true;
+    const until = new Date(now.getTime() + (performance.now() - started) + RUN_LEASE_MS).toISOString();
+    withTimeout(
+      () => deps.db.query(`UPDATE opsbook.job_runs SET lease_until = $3 WHERE id = $1 AND attempts = $2 AND status = 'running'`, [runId, attempt, until]),
+      every,
+      'run lease renewal',
+    )
+      .catch((err) => deps.log('warn', `run ${runId}: lease not renewed: ${redactSecrets(messageOf(err))}`))
+      .finally(() => (inFlight = false));
+  }, every);
+  return { attempt, release: () => clearInterval(timer) };
+}
+
+/** The most dead runs one invocation takes over (each is a whole checklist run). */
+const TAKEOVERS_PER_INVOCATION = 3;
+
+export interface TakenOver {
+  checklist: string;
+  period: string;
+  result?: ChecklistRunResult['status'];
+  error?: string;
+}
+
+/**
+ * Dead runs of any checklist: `running`, their lease lapsed, still in their period. A daily cron has no
+ * later call that day, so whoever runs next (another checklist's cron, health after its answer) runs
+ * them to completion, through the same claim: two takers run each at most once. A run whose period is
+ * over is left to missed-run detection. One indexed read when there is nothing to take over.
+ */
+export async function takeOverDeadRuns(deps: Deps, config: OpsbookConfig, now: Date, except?: string): Promise<TakenOver[]> {
+  const { rows } = await deps.db.query<{ job: string; period: string }>(
+    `SELECT job, period FROM opsbook.job_runs WHERE status = 'running' AND lease_until < $1 AND attempts < $2 ORDER BY lease_until LIMIT $3`,
+    [now.toISOString(), MAX_TAKEOVER_ATTEMPTS, TAKEOVERS_PER_INVOCATION + 1],
+  );
+  const out: TakenOver[] = [];
+  for (const { job, period } of rows) {
+    const list = config.checklists.find((c) => c.id === job);
+    if (!list || job === except || out.length >= TAKEOVERS_PER_INVOCATION) continue;
+    const due = isDue(list.schedule, now);
+    if (!due.due || due.period !== period) continue;
+    try {
+      const result = await runChecklist(deps, config, job, now, { mode: 'scheduled' });
+      deps.log('warn', `took over ${job} ${period}: its run's process stopped renewing its lease (${result.status})`);
+      out.push({ checklist: job, period, result: result.status });
+    } catch (err) {
+      const error = redactSecrets(messageOf(err)).slice(0, 300);
+      deps.log('error', `taking over ${job} ${period} failed: ${error}`);
+      out.push({ checklist: job, period, error });
+    }
+  }
+  return out;
 }
 
 type Item = ChecklistConfig['items'][number];
@@ -247,12 +339,16 @@ async function runItems(
 }
 
 /**
- * Resend keeps an idempotency key for 24 hours across the whole team: the deployment (environment and
- * database) is part of the key, so preview and production, or two services, never collide.
+ * Resend keeps an idempotency key for 24 hours across the whole team, so the key names the deployment:
+ * the service, the environment and this database's install id (opsbook.install, made once by the
+ * first migration). Two deployments on one Resend team, preview and production, or two services never
+ * collide, and a retried send from the same deployment always carries the same key. The install id is
+ * read by the INSERT itself (no extra round trip): the key is `prefix || install id || suffix`, with the
+ * install id's first 16 hex digits (64 bits: distinct across any team's deployments, and a short key).
  */
-function idempotencyKey(deps: Deps, checklist: string, period: string): string {
-  const scope = `${deps.env.VERCEL_ENV ?? 'local'}:${deps.db.driver}`;
-  return `opsbook:${scope}:${checklist}:${period}`.slice(0, 256);
+function idempotencyKeyParts(deps: Deps, service: string, checklist: string, period: string): [string, string] {
+  const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9_.@-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 48) || 'opsbook';
+  return [`opsbook:${slug(service)}:${slug(deps.env.VERCEL_ENV ?? 'local')}:`, `:${checklist}:${period}`];
 }
 
 /** Every result, the report (the outbox row) and the run's end, in one transaction. */
@@ -267,7 +363,10 @@ async function storeRun(
   recipients: string[],
   wantsEmail: boolean,
   stateWrites: Evaluated[],
+  service: string,
+  attempt: number,
 ): Promise<{ reportId: number; written: Set<string> }> {
+  const keyParts = idempotencyKeyParts(deps, service, checklist, period);
   const statements = items.map((i) => ({
     text: `INSERT INTO opsbook.run_results (run_id, item_key, kind, status, summary, failing_since, data) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)`,
     params: [
@@ -284,11 +383,12 @@ async function storeRun(
   for (const i of items) counts[i.status] = (counts[i.status] ?? 0) + 1;
   const results = await deps.db.batch(
     [
+      { text: 'SELECT opsbook.assert_run_owner($1, $2)', params: [runId, attempt] },
       ...statements,
       {
         text: `INSERT INTO opsbook.reports (run_id, checklist, period, subject, html, text, recipients, idempotency_key, created_at, delivery)
-               VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10) RETURNING id`,
-        params: [runId, checklist, period, rendered.subject, rendered.html, rendered.text, JSON.stringify(recipients), idempotencyKey(deps, checklist, period), now.toISOString(), wantsEmail ? 'pending' : 'not-needed'],
+               VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, left($8 || (SELECT left(install_id, 16) FROM opsbook.install) || $11, 256), $9, $10) RETURNING id`,
+        params: [runId, checklist, period, rendered.subject, rendered.html, rendered.text, JSON.stringify(recipients), keyParts[0], now.toISOString(), wantsEmail ? 'pending' : 'not-needed', keyParts[1]],
       },
       {
         text: `UPDATE opsbook.job_runs SET status = 'ok', finished_at = $2, summary = $3::jsonb WHERE id = $1`,
@@ -298,8 +398,8 @@ async function storeRun(
     ],
     { readOnly: false },
   );
-  const written = new Set(results.slice(statements.length + 2).flatMap((r) => r.rows.map((row) => String((row as { key: string }).key))));
-  return { reportId: Number((results[statements.length]!.rows[0] as { id: string }).id), written };
+  const written = new Set(results.slice(statements.length + 3).flatMap((r) => r.rows.map((row) => String((row as { key: string }).key))));
+  return { reportId: Number((results[statements.length + 1]!.rows[0] as { id: string }).id), written };
 }
 
 /**

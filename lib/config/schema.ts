@@ -343,10 +343,19 @@ export const checklist = z.strictObject({
   recipients: z.array(z.string().email()).optional(),
   /** A run missing for longer than its period plus this is reported as missed. @default 60 */
   graceMinutes: z.number().int().min(0).max(7 * 24 * 60).default(60),
-  /** Sentry cron monitor: minutes late before a missed check-in, and the longest a run may take. */
+  /** Sentry cron monitor settings for this checklist's cron. */
   sentry: z
-    .strictObject({ checkinMargin: z.number().int().min(1).default(15), maxRuntime: z.number().int().min(1).default(10) })
-    .default({ checkinMargin: 15, maxRuntime: 10 }),
+    .strictObject({
+      /**
+       * Minutes after the scheduled time before Sentry calls a check-in missed. Vercel's Hobby plan fires
+       * a cron anywhere within its scheduled hour (Pro and Enterprise within the minute), so the default
+       * fits every plan; on Pro a smaller margin (e.g. 5) reports a missed run sooner. @default 60
+       */
+      checkinMargin: z.number().int().min(1).max(40_320).default(60),
+      /** Minutes a run may take before Sentry marks it timed out. @default 10 */
+      maxRuntime: z.number().int().min(1).default(10),
+    })
+    .default({ checkinMargin: 60, maxRuntime: 10 }),
   /** Per-item time limit, ms. @default 20000 */
   itemTimeoutMs: positive.max(300_000).default(20_000),
 });

@@ -180,6 +180,43 @@ MIGRATIONS.push(
 );
 
 /**
+ * Delivery that cannot collide or loop, and runs that a killed process cannot hold:
+ * - `opsbook.install`: one row, a random id made on the first migration of this database. It is this
+ *   deployment's identity in Resend idempotency keys (two deployments on one Resend team never share a
+ *   key); it survives restarts and redeploys, and a different database gets a different one. (The
+ *   cluster's system identifier would be shared by every database of the cluster and by Neon branches.)
+ * - `job_runs.lease_until`: a running run renews a short lease while it works; once it lapses, the run's
+ *   process is gone and the next invocation of anything takes the run over.
+ * - `reports.delivery = 'failed'`: a report Resend refuses for good stops being retried.
+ */
+MIGRATIONS.push(
+  `CREATE TABLE IF NOT EXISTS opsbook.install (
+     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+     install_id text NOT NULL,
+     created_at timestamptz NOT NULL DEFAULT now()
+   )`,
+  `INSERT INTO opsbook.install (install_id) VALUES (replace(gen_random_uuid()::text, '-', '')) ON CONFLICT (singleton) DO NOTHING`,
+  'ALTER TABLE opsbook.job_runs ADD COLUMN IF NOT EXISTS lease_until timestamptz',
+  // When Resend first refused the report for good: that refusal is the one Sentry event about it.
+  'ALTER TABLE opsbook.reports ADD COLUMN IF NOT EXISTS refused_at timestamptz',
+  "CREATE INDEX IF NOT EXISTS job_runs_running_lease ON opsbook.job_runs (lease_until) WHERE status = 'running'",
+  // A run's writes are fenced by its attempt: a run that was taken over (its lease lapsed while it was
+  // alive but could not renew) stores nothing over its successor's.
+  `CREATE OR REPLACE FUNCTION opsbook.assert_run_owner(run bigint, attempt int) RETURNS void LANGUAGE plpgsql AS $$
+   BEGIN
+     PERFORM 1 FROM opsbook.job_runs WHERE id = run AND attempts = attempt AND status = 'running' FOR UPDATE;
+     IF NOT FOUND THEN RAISE EXCEPTION 'opsbook run % (attempt %) was taken over by another invocation', run, attempt; END IF;
+   END $$`,
+  // Replaced only when missing: re-adding it on every cold start would lock and scan the table each time.
+  `DO $$ BEGIN
+     IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'reports_delivery_states' AND conrelid = 'opsbook.reports'::regclass) THEN
+       ALTER TABLE opsbook.reports DROP CONSTRAINT IF EXISTS reports_delivery_check;
+       ALTER TABLE opsbook.reports ADD CONSTRAINT reports_delivery_states CHECK (delivery IN ('pending', 'sent', 'not-needed', 'failed'));
+     END IF;
+   END $$`,
+);
+
+/**
  * Confirm tokens are spent once (lib/admin/confirm.ts): one row per spent token (its hash), pruned once
  * the token would have expired anyway. Audit rows keep a client's own request id next to Opsbook's.
  */

@@ -15,7 +15,8 @@ export function createOutboxSender(dataDir: string, log: (msg: string) => void =
     async send(message: EmailMessage): Promise<SentEmail> {
       await mkdir(dir, { recursive: true });
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-      const slug = message.idempotencyKey ? message.idempotencyKey.replace(/[^a-zA-Z0-9_-]+/g, '_').slice(0, 80) : randomUUID();
+      // The tail of the key is its most specific part (checklist and period): it is what is kept.
+      const slug = message.idempotencyKey ? message.idempotencyKey.replace(/[^a-zA-Z0-9_-]+/g, '_').slice(-80) : randomUUID();
       if (message.idempotencyKey) {
         const previous = await findByIdempotencyKey(dir, slug, message.idempotencyKey);
         if (previous) return previous;

@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deliverPending } from '../../lib/checklists/delivery.js';
+import { runChecklistJob } from '../../cron/checklist.js';
 import { runChecklist, type ChecklistRunResult } from '../../lib/checklists/run.js';
 import { parseConfig, type OpsbookConfig } from '../../lib/config/index.js';
-import { ensureSchema } from '../../lib/db/schema.js';
+import { ensureSchema, schemaStatements } from '../../lib/db/schema.js';
 import type { DbDriver } from '../../lib/db/types.js';
 import { createDeps, type Deps } from '../../lib/deps.js';
 import { createResendSender } from '../../lib/email/resend.js';
@@ -110,7 +111,7 @@ describe.each<DbDriver>(['pg', 'neon', 'pglite'])('report delivery on %s', (driv
     expect(next).toMatchObject({ status: 'not-due', resent: 1 });
     expect(sink.emails).toHaveLength(1);
     expect(sink.emails[0]).toMatchObject({ idempotencyKey: pending.idempotency_key, subject: run.report.subject, to: ['oncall@example.com'] });
-    expect(pending.idempotency_key).toMatch(new RegExp(`^opsbook:local:\\w+:${id}:2026-03-02$`));
+    expect(pending.idempotency_key).toMatch(new RegExp(`^opsbook:deliverytest:local:[0-9a-f]{16}:${id}:2026-03-02$`));
     const sent = await reportOf(id);
     expect(sent).toMatchObject({ delivery: 'sent', last_error: null, attempts: 2, message_id: sink.emails[0]!.id, claimed_until: null });
     expect(new Date(sent.sent_at as string).toISOString()).toBe(at(24 * 60).toISOString());
@@ -219,6 +220,50 @@ describe.each<DbDriver>(['pg', 'neon', 'pglite'])('report delivery on %s', (driv
     expect(await pendingCount()).toBe(0);
   });
 
+  it.each([
+    [422, 'validation_error'],
+    [403, 'invalid_api_key'],
+  ])('Resend refuses for good (%i %s) on every cron invocation → pending for three attempts, then failed, with exactly one Sentry event; never sent again', async (status, name) => {
+    const id = `refused-${status}-${driver}`;
+    const config = configFor(id);
+    sink.setFault(status);
+    const mine = () => errors.calls.filter((c) => c.tags?.checklist === id);
+
+    const run = completed(await runChecklistJob(deps, config, id, at(0)));
+    expect(run.report).toMatchObject({ delivery: 'pending', error: `Resend did not accept the email (${status}: ${name})` });
+    // The first refusal is the one event: whoever can fix the key or the sender hears of it at once.
+    expect(mine()).toEqual([{ kind: 'exception', text: expect.stringContaining(name), tags: { checklist: id, stage: 'report-delivery', refusal: name } }]);
+    expect(await reportOf(id)).toMatchObject({ delivery: 'pending', attempts: 1 });
+
+    // The monthly checklist's cron on the next days (not due): each invocation tries once more.
+    const next = await runChecklistJob(deps, config, `${id}-monthly`, at(24 * 60));
+    expect(next).toMatchObject({ status: 'not-due' });
+    expect(await reportOf(id)).toMatchObject({ delivery: 'pending', attempts: 2 });
+    await runChecklistJob(deps, config, `${id}-monthly`, at(48 * 60));
+    expect(await reportOf(id)).toMatchObject({ delivery: 'failed', attempts: 3, last_error: `Resend did not accept the email (${status}: ${name})`, claimed_until: null });
+
+    const requests = sink.requests;
+    await runChecklistJob(deps, config, `${id}-monthly`, at(72 * 60));
+    expect(await deliverPending(deps, config, at(73 * 60))).toEqual({ sent: 0, failed: 0 });
+    expect(sink.requests).toBe(requests);
+    expect(await reportOf(id)).toMatchObject({ delivery: 'failed', attempts: 3 });
+    expect(mine()).toHaveLength(1);
+    expect(sink.emails).toHaveLength(0);
+  });
+
+  it.each([429, 500])('Resend answers %i on four cron invocations in a row → still pending (retried on the next), never failed; sent once Resend is back', async (status) => {
+    const id = `transient-${status}-${driver}`;
+    const config = configFor(id);
+    sink.setFault(status);
+    completed(await runChecklistJob(deps, config, id, at(0)));
+    for (let day = 1; day <= 3; day++) await runChecklistJob(deps, config, `${id}-monthly`, at(day * 24 * 60));
+    expect(await reportOf(id)).toMatchObject({ delivery: 'pending', attempts: 4 });
+    sink.setFault(null);
+    await runChecklistJob(deps, config, `${id}-monthly`, at(4 * 24 * 60));
+    expect(await reportOf(id)).toMatchObject({ delivery: 'sent', attempts: 5 });
+    expect(sink.emails).toHaveLength(1);
+  });
+
   it('Resend with recipients only in OPSBOOK_EMAIL_TO → sent to them', async () => {
     const id = `env-recipients-${driver}`;
     const localDeps = { ...deps, env: parseEnv({ RESEND_API_KEY: RESEND_KEY, OPSBOOK_EMAIL_TO: 'lead@example.com, ops@example.com' }) };
@@ -259,5 +304,46 @@ describe('the outbox sender (no RESEND_API_KEY)', () => {
     });
     const { rows } = await h.db.query<{ delivery: string }>('SELECT delivery FROM opsbook.reports WHERE checklist = $1', [id]);
     expect(rows).toEqual([{ delivery: 'sent' }]);
+  });
+});
+
+describe('two deployments on one Resend team', () => {
+  let dbs: DbHarness[];
+  let sink: ResendSink;
+  beforeAll(async () => {
+    [sink, ...dbs] = await Promise.all([startResendSink(), openDb('pg'), openDb('pg')]) as [ResendSink, DbHarness, DbHarness];
+  });
+  afterAll(async () => {
+    await Promise.allSettled([sink.close(), ...dbs.map((d) => d.close())]);
+  });
+
+  it('each with its own database, the same service, checklist and period → two distinct idempotency keys (each naming its install), both emails accepted', async () => {
+    const id = 'shared-daily';
+    const config = configFor(id);
+    for (const h of dbs) {
+      // Same environment, same driver, same service: only the database tells the deployments apart.
+      const deps = await createDeps(parseEnv({ RESEND_API_KEY: RESEND_KEY }), {
+        db: h.db,
+        redis: createMemoryRedis(),
+        email: createResendSender(RESEND_KEY, { baseUrl: sink.baseUrl, timeoutMs: 5000 }),
+        errors: recordingReporter(),
+        log: () => undefined,
+      });
+      expect(completed(await runChecklist(deps, config, id, at(0))).report.delivery).toBe('sent');
+    }
+    const installs = await Promise.all(dbs.map(async (h) => (await h.db.query<{ install_id: string }>('SELECT install_id FROM opsbook.install')).rows[0]!.install_id));
+    const keys = sink.emails.map((e) => e.idempotencyKey);
+    expect(keys).toEqual(installs.map((i) => `opsbook:deliverytest:local:${i.slice(0, 16)}:${id}:2026-03-02`));
+    expect(new Set(keys).size).toBe(2);
+    expect(sink.emails).toHaveLength(2);
+    expect(sink.requests).toBe(2);
+  });
+
+  it('the install id is made once: migrating again (a restart, a second instance) keeps it', async () => {
+    const h = dbs[0]!;
+    const before = (await h.db.query<{ install_id: string }>('SELECT install_id FROM opsbook.install')).rows;
+    await h.db.batch(schemaStatements(), { readOnly: false });
+    expect((await h.db.query<{ install_id: string }>('SELECT install_id FROM opsbook.install')).rows).toEqual(before);
+    expect(before).toHaveLength(1);
   });
 });

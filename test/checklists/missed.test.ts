@@ -25,7 +25,7 @@ const GRACE_MIN = 60;
 const after = (base: Date, minutes: number) => new Date(base.getTime() + minutes * MIN);
 
 const OPTS: HealthOptions = { budgetMs: 5000, critical: ['database'], production: false };
-const silent: ErrorReporter = { enabled: false, captureException: async () => {}, captureMessage: async () => {}, withMonitor: (_s, fn) => fn(), flush: async () => {} };
+const silent: ErrorReporter = { enabled: false, captureException: async () => {}, captureMessage: async () => {}, deliverMessage: async () => true, withMonitor: (_s, fn) => fn(), flush: async () => {} };
 const outbox = { kind: 'outbox' as const, send: async () => ({ id: 'x', location: 'nowhere' }) };
 
 const config = parseConfig({
@@ -120,18 +120,32 @@ describe('health when the database cannot say', () => {
 describe('missedRunsStatement', () => {
   it('within grace the previous run is the one asked about; past grace, today’s', () => {
     const monthly = parseConfig({ checklists: [{ id: 'm', title: 'M', schedule: { type: 'monthly', day: 1, at: '09:00' }, items: [{ manual: 'x' }] }] });
-    expect(missedRunsStatement(monthly, new Date('2026-03-01T09:30:00Z')).statement.params).toEqual([['m'], ['2026-02-01']]);
-    expect(missedRunsStatement(monthly, new Date('2026-03-01T10:01:00Z')).statement.params).toEqual([['m'], ['2026-03-01']]);
+    // [ids, periods asked about, periods running now (for dead runs), now, max takeover attempts, expected run times]
+    expect(missedRunsStatement(monthly, new Date('2026-03-01T09:30:00Z')).statement.params).toEqual([['m'], ['2026-02-01'], ['2026-03-01'], '2026-03-01T09:30:00.000Z', 3, ['2026-02-01T09:00:00.000Z']]);
+    expect(missedRunsStatement(monthly, new Date('2026-03-01T10:01:00Z')).statement.params).toEqual([['m'], ['2026-03-01'], ['2026-03-01'], '2026-03-01T10:01:00.000Z', 3, ['2026-03-01T09:00:00.000Z']]);
   });
 
   it('rows for runs done, never run, or missed → only the missed one is reported', () => {
     const { evaluate } = missedRunsStatement(config, after(DAY2_RUN, GRACE_MIN + 1));
     expect(
       evaluate([
-        { job: 'daily', last_ok: DAY1_RUN.toISOString(), done: false },
-        { job: 'fresh', last_ok: null, done: false },
+        { job: 'daily', last_ok: DAY1_RUN.toISOString(), done: false, ran_before: true },
+        { job: 'fresh', last_ok: null, done: false, ran_before: false },
       ]),
     ).toEqual([{ checklist: 'daily', expectedAt: DAY2_RUN.toISOString(), period: '2026-03-03', lastRunAt: DAY1_RUN.toISOString() }]);
-    expect(evaluate([{ job: 'daily', last_ok: DAY1_RUN.toISOString(), done: true }])).toEqual([]);
+    expect(evaluate([{ job: 'daily', last_ok: DAY1_RUN.toISOString(), done: true, ran_before: true }])).toEqual([]);
+  });
+
+  it('a first run ever, completed after the run asked about was due → that earlier period is not a miss', () => {
+    const { evaluate } = missedRunsStatement(config, after(DAY2_RUN, 10));
+    // Within grace on day 2 the run asked about is day 1's; the checklist first ran on day 2.
+    expect(evaluate([{ job: 'daily', last_ok: after(DAY2_RUN, 2).toISOString(), done: false, ran_before: false }])).toEqual([]);
+  });
+
+  it('a run of the current period left running with its lease lapsed → reported as dead (to be taken over), not as a miss', () => {
+    const { evaluate } = missedRunsStatement(config, after(DAY2_RUN, 10));
+    expect(evaluate([{ job: 'daily', last_ok: DAY1_RUN.toISOString(), done: true, ran_before: true, dead: true }])).toEqual([
+      { checklist: 'daily', expectedAt: DAY2_RUN.toISOString(), period: '2026-03-03', lastRunAt: DAY1_RUN.toISOString(), dead: true },
+    ]);
   });
 });

@@ -133,7 +133,7 @@ describe.each<DbDriver>(['pg', 'neon', 'pglite'])('runChecklist on %s', (driver)
     expect(first.runId).toBeGreaterThan(0);
     expect(first.text).toContain('Review Sentry');
     expect(emailsOf(id)).toHaveLength(1);
-    expect(emailsOf(id)[0]).toMatchObject({ to: ['oncall@example.com'], subject: first.report.subject, idempotencyKey: expect.stringMatching(new RegExp(`^opsbook:local:\\w+:${id}:2026-03-02$`)) });
+    expect(emailsOf(id)[0]).toMatchObject({ to: ['oncall@example.com'], subject: first.report.subject, idempotencyKey: expect.stringMatching(new RegExp(`^opsbook:runtest:local:[0-9a-f]{16}:${id}:2026-03-02$`)) });
 
     const second = await runChecklist(deps, config, id, at(MON, 0, 60));
     expect(second).toEqual({ checklist: id, status: 'already-ran', period: '2026-03-02', runId: first.runId, delivery: 'sent', resent: 0 });
@@ -241,7 +241,7 @@ describe.each<DbDriver>(['pg', 'neon', 'pglite'])('runChecklist on %s', (driver)
     const { rows } = await h.db.query<{ period: string; delivery: string }>('SELECT period, delivery FROM opsbook.reports WHERE checklist = $1 ORDER BY period', [id]);
     expect(rows.map((r) => r.delivery)).toEqual(expected);
     const sentPeriods = rows.filter((r) => r.delivery === 'sent').map((r) => r.period);
-    expect(emailsOf(id).map((e) => e.idempotencyKey?.replace(/^opsbook:local:\w+:/, ''))).toEqual(sentPeriods.map((p) => `${id}:${p}`));
+    expect(emailsOf(id).map((e) => e.idempotencyKey?.replace(/^opsbook:runtest:local:[0-9a-f]{16}:/, ''))).toEqual(sentPeriods.map((p) => `${id}:${p}`));
   });
 
   it('a manual run gets its own period and never takes the scheduled slot; it emails only with send', async () => {
@@ -257,7 +257,7 @@ describe.each<DbDriver>(['pg', 'neon', 'pglite'])('runChecklist on %s', (driver)
     const scheduled = completed(await runChecklist(deps, config, id, at(MON, 0, 3)));
     expect(scheduled.period).toBe('2026-03-02');
     expect(await count('SELECT count(*) AS n FROM opsbook.job_runs WHERE job = $1', [id])).toBe(3);
-    expect(emailsOf(id).map((e) => e.idempotencyKey?.replace(/^opsbook:local:\w+:/, ''))).toEqual([`${id}:2026-03-02@09:02:00`, `${id}:2026-03-02`]);
+    expect(emailsOf(id).map((e) => e.idempotencyKey?.replace(/^opsbook:runtest:local:[0-9a-f]{16}:/, ''))).toEqual([`${id}:2026-03-02@09:02:00`, `${id}:2026-03-02`]);
     // A manual run ignores the schedule: it runs on a day the checklist is not due.
     const sunday = completed(await runChecklist(deps, configWith({ id, schedule: { type: 'weekly', days: ['mon'], at: '09:00' } }), id, at(MON, -1), { mode: 'manual' }));
     expect(sunday.period).toBe('2026-03-01@09:00:00');

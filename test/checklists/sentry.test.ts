@@ -76,7 +76,7 @@ describe('handleCron with Sentry on', () => {
 
   it.each([
     ['morning', '30 6 * * 1,2,3,4,5', 7, 3, day(0)],
-    ['nightly', '15 2 * * *', 15, 10, new Date('2026-03-02T02:15:00Z')],
+    ['nightly', '15 2 * * *', 60, 10, new Date('2026-03-02T02:15:00Z')],
   ])('%s → in_progress then ok check-ins carrying its vercel cron, margin, max runtime and UTC, all arrived when handleCron returns', async (job, schedule, margin, maxRuntime, now) => {
     process.env[FLAG] = '1';
     const result = await handleCron(cronRequest(job), deps, config, job, now);

@@ -23,6 +23,10 @@ export function recordingReporter(): ErrorReporter & { calls: Captured[] } {
     async captureMessage(message, ctx) {
       calls.push({ kind: 'message', text: message, tags: ctx?.tags });
     },
+    async deliverMessage(message, ctx) {
+      calls.push({ kind: 'message', text: message, tags: ctx?.tags });
+      return true;
+    },
     withMonitor: (_slug, fn) => fn(),
     async flush() {},
   };
