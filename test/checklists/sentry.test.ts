@@ -3,10 +3,17 @@
 // Sentry sink; handleCron (lib/cron.ts) must flush before it returns, so the sink is read right after.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { GET as cronRoute } from '../../api/cron/[job].js';
+import { GET as latestReportRoute } from '../../api/reports/latest.js';
+import { raiseMissedAfterHealth } from '../../lib/alerts/missed.js';
+import { runChecklist } from '../../lib/checklists/run.js';
+import { setConfig } from '../../lib/config/index.js';
+import { scheduledChecklists } from '../../lib/config/health-view.js';
 import { handleCron } from '../../lib/cron.js';
+import { runHealth } from '../../lib/health.js';
 import { parseConfig } from '../../lib/config/index.js';
 import { createPgDb } from '../../lib/db/pg.js';
-import { createDeps, type Deps } from '../../lib/deps.js';
+import { createDeps, setDeps, type Deps } from '../../lib/deps.js';
 import { createResendSender } from '../../lib/email/resend.js';
 import { parseEnv } from '../../lib/env.js';
 import { createMemoryRedis } from '../../lib/redis/memory.js';
@@ -17,6 +24,7 @@ import { DEFAULT_LIMITS, openDb, type DbHarness } from '../support/drivers.js';
 import { closedPort } from '../support/faults.js';
 
 const CRON_SECRET = 'cron-secret-for-sentry-tests-0123456789';
+const ADMIN = 'admin-token-for-sentry-tests-0123456789';
 const RESEND_KEY = 're_test_sentry_key_0123456789';
 const DAY = 86_400_000;
 /** Monday 2 March 2026, 06:30 UTC. */
@@ -64,6 +72,8 @@ describe('handleCron with Sentry on', () => {
   });
   afterAll(async () => {
     delete process.env[FLAG];
+    setDeps(undefined);
+    setConfig(undefined);
     await (await import('@sentry/node')).close(2000);
     await Promise.allSettled([h.close(), sentry.close(), resend.close()]);
   });
@@ -146,5 +156,99 @@ describe('handleCron with Sentry on', () => {
       fingerprint: ['opsbook', 'morning/check:env.required'],
       environment: 'opsbook-test',
     });
+  });
+  it('a missed run raised after health’s answer (waitUntil) with the Sentry sink down → the claim is released; the next poll, with the sink up, raises it once', async () => {
+    const checklists = scheduledChecklists(config);
+    const opts = { budgetMs: 5000, critical: ['database' as const], production: false };
+    // nightly ran on Sunday 22 March and not on the 23rd: past its grace, health sees the miss.
+    expect((await runChecklist(deps, config, 'nightly', new Date('2026-03-22T02:15:00Z'))).status).toBe('completed');
+    const now = new Date('2026-03-23T03:30:00Z');
+    const claims = async () => (await h.db.query(`SELECT raised_by FROM opsbook.missed_alerts WHERE checklist = 'nightly' AND period = '2026-03-23'`)).rows;
+    const raised = () => sentry.events().filter((e) => e.tags?.alert === 'missed-run' && e.tags?.checklist === 'nightly' && e.tags?.period === '2026-03-23');
+    const poll = async () => {
+      const result = await runHealth(deps, opts, now, { checklists });
+      expect(result.details.checklists?.missed.map((m) => `${m.checklist}:${m.period}`)).toContain('nightly:2026-03-23');
+      const deferred: Promise<unknown>[] = [];
+      await raiseMissedAfterHealth(deps, result, { checklists }, { waitUntil: (p) => void deferred.push(p) }, () => now);
+      expect(deferred).toHaveLength(1);
+      await Promise.all(deferred);
+    };
+
+    sentry.setFault(503);
+    await poll();
+    expect(sentry.requests).toBeGreaterThan(0);
+    expect(raised()).toEqual([]);
+    expect(await claims()).toEqual([]);
+
+    sentry.setFault(null);
+    await poll();
+    // No waitFor: the waitUntil work settles only once Sentry has answered.
+    expect(raised()).toHaveLength(1);
+    expect(raised()[0]).toMatchObject({ level: 'error', message: expect.stringContaining('nightly missed its run for 2026-03-23') });
+    expect(await claims()).toEqual([{ raised_by: 'health' }]);
+
+    await poll();
+    expect(raised()).toHaveLength(1);
+  });
+
+  it('an unexpected error in the cron route (the install row is gone: a corrupted state row) → 500 INTERNAL in the error shape, no stack; one Sentry event with the cause chain', async () => {
+    // Due all day, every day: the route uses the real clock.
+    const always = parseConfig({ service: 'SentryTest', checklists: [{ id: 'always', title: 'Always', schedule: { type: 'daily', at: '00:00' }, items: [{ manual: 'Look' }] }] });
+    setDeps(deps);
+    setConfig(always);
+    const install = (await h.db.query<{ install_id: string }>('SELECT install_id FROM opsbook.install')).rows[0]!.install_id;
+    await h.db.query('DELETE FROM opsbook.install');
+    try {
+      const res = await cronRoute(cronRequest('always'));
+      expect(res.status).toBe(500);
+      const text = await res.text();
+      expect(JSON.parse(text)).toEqual({ error: { code: 'INTERNAL', message: 'Internal error. The request id identifies it in the logs.' }, requestId: res.headers.get('x-request-id') });
+      expect(text).not.toMatch(/\bat .*\.(ts|js):\d+|idempotency_key|null value/);
+    } finally {
+      await h.db.query('INSERT INTO opsbook.install (install_id) VALUES ($1)', [install]);
+    }
+    const events = sentry.events().filter((e) => e.exception);
+    expect(events).toHaveLength(1);
+    const values = events[0].exception.values as Array<{ type: string; value: string }>;
+    // linkedErrors: the database's error (the cause) first, then the run's error that wraps it.
+    expect(values.map((v) => v.value)).toEqual([
+      expect.stringMatching(/null value in column "idempotency_key"/),
+      expect.stringMatching(/^checklist always: run \d+ for \d{4}-\d\d-\d\d failed: null value in column "idempotency_key"/),
+    ]);
+    expect(events[0].tags).toMatchObject({ job: 'always' });
+  });
+
+  it('an unexpected error in any other route (a stored report with an impossible timestamp) → 500 INTERNAL, no stack; one Sentry event from the route wrapper, sent before the answer', async () => {
+    setDeps(await createDeps(parseEnv({ OPSBOOK_ADMIN_TOKEN: ADMIN, SENTRY_DSN: sentry.dsn }), { db: h.db, redis: createMemoryRedis(), errors: reporter, log: () => undefined }));
+    await h.db.query(
+      `INSERT INTO opsbook.reports (checklist, period, subject, html, text, idempotency_key, created_at, delivery) VALUES ('corrupt', '2026-03-02', 's', 'h', 't', 'k', 'infinity', 'sent')`,
+    );
+    const res = await latestReportRoute(new Request('http://localhost/api/reports/latest?checklist=corrupt', { headers: { authorization: `Bearer ${ADMIN}` } }));
+    expect(res.status).toBe(500);
+    const body = await res.json();
+    expect(body).toEqual({ error: { code: 'INTERNAL', message: 'Internal error. The request id identifies it in the logs.' }, requestId: res.headers.get('x-request-id') });
+    const events = sentry.events().filter((e) => e.exception);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      tags: { stage: 'route', path: '/api/reports/latest', requestId: res.headers.get('x-request-id') },
+      exception: { values: [expect.objectContaining({ type: 'RangeError', value: 'Invalid time value' })] },
+    });
+  });
+
+  it('a known outcome (404 NOT_FOUND) or a dependency outage (503) in a route → no Sentry event', async () => {
+    setDeps(await createDeps(parseEnv({ OPSBOOK_ADMIN_TOKEN: ADMIN, SENTRY_DSN: sentry.dsn }), { db: h.db, redis: createMemoryRedis(), errors: reporter, log: () => undefined }));
+    const res = await latestReportRoute(new Request('http://localhost/api/reports/latest?checklist=nothing-here', { headers: { authorization: `Bearer ${ADMIN}` } }));
+    expect(res.status).toBe(404);
+    const port = await closedPort();
+    const down = createPgDb(`postgres://postgres@127.0.0.1:${port}/nowhere`, { ...DEFAULT_LIMITS, callTimeoutMs: 1000 });
+    try {
+      setDeps(await createDeps(parseEnv({ OPSBOOK_ADMIN_TOKEN: ADMIN, SENTRY_DSN: sentry.dsn }), { db: down, redis: createMemoryRedis(), errors: reporter, log: () => undefined }));
+      const outage = await latestReportRoute(new Request('http://localhost/api/reports/latest?checklist=daily', { headers: { authorization: `Bearer ${ADMIN}` } }));
+      expect(outage.status).toBe(503);
+    } finally {
+      await down.close();
+    }
+    await reporter.flush(2000);
+    expect(sentry.events()).toEqual([]);
   });
 });
