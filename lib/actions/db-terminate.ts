@@ -6,6 +6,8 @@ import { roleAllows } from '../auth.js';
 import { isOpsbookApplicationName, opsbookSessionSql } from '../db/application-name.js';
 import { redactSecrets } from '../env.js';
 import { messageOf, OpsbookError } from '../errors.js';
+import { displayQueryText } from '../sql/normalize.js';
+import { notFound } from '../admin/app-rows.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Durations ("30s", "10m", "2h", "7d"), shared with queues/clean's olderThan
@@ -115,7 +117,11 @@ function skipReason(s: Session): string | undefined {
   return undefined;
 }
 
-const shown = (s: Session) => ({ pid: s.pid, user: s.user, application: s.application, state: s.state, ageSeconds: s.age_s, query: s.query });
+/**
+ * A session as it leaves Opsbook: its query text normalised (literals as placeholders, credential-bearing
+ * statements as their command tag), as everywhere else query text is shown; the audit row gets the same.
+ */
+const shown = (s: Session) => ({ pid: s.pid, user: s.user, application: s.application, state: s.state, ageSeconds: s.age_s, query: displayQueryText(s.query) });
 
 type Signal = 'cancel' | 'terminate';
 
@@ -130,12 +136,12 @@ type Signal = 'cancel' | 'terminate';
  * a list; each row answers "who killed pid 4711, and what was it running" on its own (target `pid:4711`);
  * and the count is bounded (MAX_TARGETS).
  */
-function signalStatement(ctx: ActionContext, form: Form, params: Params, pid: number, signal: Signal, sameStateSinceUs: string | null) {
+function signalStatement(ctx: ActionContext, form: Form, params: Params, pid: number, signal: Signal, sameStateSinceUs: string | null, query: string | null) {
   const fn = signal === 'cancel' ? 'pg_cancel_backend' : 'pg_terminate_backend';
   return audited(ctx, { action: 'db.terminate', target: `pid:${pid}`, params }, {
     ctes: `target AS (
         SELECT a.pid, jsonb_build_object('pid', a.pid, 'user', a.usename, 'application', a.application_name, 'state', a.state,
-          'stateSince', a.state_change, 'queryStart', a.query_start, 'query', left(a.query, ${QUERY_CHARS})) AS row
+          'stateSince', a.state_change, 'queryStart', a.query_start, 'query', $5::text) AS row
         FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.oid = a.usesysid
         WHERE a.pid = $1::int AND ${ELIGIBLE} AND ${condition(form)}
           AND ($3::text IS NULL OR (extract(epoch FROM a.state_change) * 1000000)::bigint::text = $3::text)),
@@ -145,15 +151,15 @@ function signalStatement(ctx: ActionContext, form: Form, params: Params, pid: nu
     after: `(SELECT jsonb_build_object('signal', $4::text, 'sent', sent) FROM signalled)`,
     result: `CASE WHEN EXISTS (SELECT 1 FROM signalled WHERE sent) THEN 'ok' WHEN EXISTS (SELECT 1 FROM signalled) THEN 'failed'
       WHEN (SELECT present FROM present) THEN 'not-matching' ELSE 'gone' END`,
-    params: [pid, form.kind === 'pid' ? null : form.ms / 1000, sameStateSinceUs, signal],
+    params: [pid, form.kind === 'pid' ? null : form.ms / 1000, sameStateSinceUs, signal, query],
   });
 }
 
 type Outcome = 'ok' | 'failed' | 'not-matching' | 'gone';
 
-async function signal(ctx: ActionContext, form: Form, params: Params, pid: number, sig: Signal, sameStateSinceUs: string | null): Promise<{ outcome: Outcome; auditId?: number; error?: string }> {
+async function signal(ctx: ActionContext, form: Form, params: Params, pid: number, sig: Signal, sameStateSinceUs: string | null, query: string | null): Promise<{ outcome: Outcome; auditId?: number; error?: string }> {
   try {
-    const [res] = await ctx.deps.db.batch([signalStatement(ctx, form, params, pid, sig, sameStateSinceUs)], { readOnly: false });
+    const [res] = await ctx.deps.db.batch([signalStatement(ctx, form, params, pid, sig, sameStateSinceUs, query)], { readOnly: false });
     const row = res!.rows[0] as { audit_id: string; result: Outcome };
     return { outcome: row.result, auditId: Number(row.audit_id) };
   } catch (err) {
@@ -217,7 +223,7 @@ export const action: ActionDefinition<typeof schema> = {
 
     if (form.kind === 'pid') {
       const s = sessions[0];
-      if (!s) return { status: 'not-found', dryRun, summary: `No session with pid ${form.pid}.`, count: 0 };
+      if (!s) throw notFound(`No session with pid ${form.pid} (it may have ended already).`);
       const reason = skipReason(s);
       if (reason) throw new OpsbookError('CONFLICT', `pid ${form.pid} is ${reason}: it is not terminated.`);
     }
@@ -251,7 +257,7 @@ export const action: ActionDefinition<typeof schema> = {
       }
       const s = targets[i]!;
       const sig: Signal = params.cancelFirst ? 'cancel' : 'terminate';
-      const r = await signal(ctx, form, params, s.pid, sig, null);
+      const r = await signal(ctx, form, params, s.pid, sig, null, displayQueryText(s.query));
       if (sig === 'cancel' && r.outcome === 'ok') {
         cancelled.set(s.pid, s.state_change_us);
         results.push({ ...shown(s), result: 'cancel-sent', auditIds: [r.auditId] });
@@ -269,7 +275,7 @@ export const action: ActionDefinition<typeof schema> = {
         const pid = row.pid as number;
         if (!cancelled.has(pid)) continue;
         // Only a session still in the very state it was cancelled in (same state_change) is terminated.
-        const r = await signal(ctx, form, params, pid, 'terminate', cancelled.get(pid) ?? null);
+        const r = await signal(ctx, form, params, pid, 'terminate', cancelled.get(pid) ?? null, (row.query as string | null) ?? null);
         row.auditIds = [...(row.auditIds as number[]), r.auditId];
         row.result = r.outcome === 'ok' ? 'terminated' : r.outcome === 'failed' ? 'failed' : r.outcome === 'gone' ? 'gone' : 'cancelled';
         if (r.error) row.error = r.error;

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import type { ActionDefinition } from '../admin/action.js';
 import { audited } from '../admin/audit.js';
 import { OpsbookError } from '../errors.js';
+import { notFound } from '../admin/app-rows.js';
 import { tokenName } from './tokens-create.js';
 
 export const schema = z.object({
@@ -41,7 +42,7 @@ export const action: ActionDefinition<typeof schema> = {
         `SELECT ${ROW('t')} AS row, t.revoked_at IS NULL AS active FROM opsbook.tokens t WHERE ${where} ORDER BY t.id`,
         [key],
       );
-      if (rows.length === 0) return { status: 'not-found', dryRun, summary: `No token ${label}.`, count: 0 };
+      if (rows.length === 0) throw notFound(`No token ${label}.`);
       const active = rows.filter((r) => r.active).length;
       return { status: active ? 'ok' : 'noop', dryRun, summary: active ? `Would revoke token ${label}.` : `Token ${label} is already revoked.`, count: active, sample: rows.map((r) => r.row) };
     }
@@ -60,10 +61,11 @@ export const action: ActionDefinition<typeof schema> = {
       { readOnly: false },
     );
     const row = res!.rows[0] as { audit_id: string; result: 'ok' | 'noop' | 'not-found'; after: unknown[] | null; revoked: number };
+    if (row.result === 'not-found') throw notFound(`No token ${label}.`, Number(row.audit_id));
     return {
       status: row.result,
       dryRun,
-      summary: row.result === 'not-found' ? `No token ${label}.` : row.result === 'noop' ? `Token ${label} was already revoked.` : `Token ${label} revoked: it is refused from now on.`,
+      summary: row.result === 'noop' ? `Token ${label} was already revoked.` : `Token ${label} revoked: it is refused from now on.`,
       count: Number(row.revoked),
       sample: row.after ?? [],
       auditId: Number(row.audit_id),

@@ -101,8 +101,8 @@ export async function tokenCommand(argv: string[], out: (line: string) => void, 
       const id = flagString(values, 'id');
       const params = paramsFor(revokeAction, { name: flagString(values, 'name'), id: id === undefined ? undefined : /^\d+$/.test(id) ? Number(id) : id });
       const result = await revokeAction.run(cliContext(deps), params as never, { dryRun: false });
-      (result.status === 'not-found' ? err : out)(result.summary);
-      return result.status === 'not-found' ? 1 : 0;
+      out(result.summary);
+      return 0;
     }
     const { rows } = await deps.db.query<{ id: string; name: string; role: string; prefix: string; created_at: string | Date; created_by: string | null; last_used_at: string | Date | null; revoked_at: string | Date | null }>(
       `SELECT id, name, role, prefix, created_at, created_by, last_used_at, revoked_at FROM opsbook.tokens ORDER BY revoked_at IS NOT NULL, name, id`,

@@ -172,7 +172,7 @@ describe('POST /api/admin/db/terminate', () => {
     const { dry, res } = await confirmed(term, { runningLongerThan: '1s' }, token);
     expect(dry.sample.map((s: { pid: number }) => s.pid)).toEqual([sleeper.pid]);
     expect(dry.sample[0].query.length).toBeLessThanOrEqual(200);
-    expect(dry.sample[0].query).toMatch(/^SELECT pg_sleep\(60\)/);
+    expect(dry.sample[0].query).toMatch(/^SELECT pg_sleep\(\$1\)/);
     const body = await res.json();
     expect(body.results).toEqual([expect.objectContaining({ pid: sleeper.pid, result: 'terminated' })]);
     expect(((await sleeper.done) as { code?: string }).code).toBe('57P01');
@@ -282,8 +282,32 @@ describe('POST /api/admin/db/terminate', () => {
     expect(await res.json()).toMatchObject({ status: 'ok', results: [{ pid: rows[0]!.pid, result: 'terminated' }] });
   });
 
-  it('a pid that does not exist → not-found', async () => {
-    expect(await (await term({ pid: 2_000_000_000 }, await tokenFor('operate'))).json()).toMatchObject({ status: 'not-found', count: 0 });
+  it('a pid that does not exist → 404 NOT_FOUND in the error shape (curl -f fails)', async () => {
+    const res = await term({ pid: 2_000_000_000 }, await tokenFor('operate'));
+    expect(res.status).toBe(404);
+    expect((await res.json()).error).toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/No session with pid 2000000000/) });
+  });
+
+  it("another session's SQL literals never leave through terminate: the dry run, the answer and the audit row carry the normalised text", async () => {
+    const CANARY = `canary-${randomBytes(6).toString('hex')}`;
+    const client = new pg.Client({ connectionString: pgUrlFor(h.database!.name, VICTIM), application_name: 'victim-app' });
+    client.on('error', () => undefined);
+    await client.connect();
+    sessions.push(client);
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const pid = rows[0]!.pid;
+    void client.query(`SELECT pg_sleep(60), '${CANARY}' AS secret, 42 AS n`).catch(() => undefined);
+    await aged(pid, 'active');
+    const token = await tokenFor('admin');
+    const { dry, res } = await confirmed(term, { runningLongerThan: '1s' }, token);
+    const body = await res.json();
+    expect(JSON.stringify(dry)).not.toContain(CANARY);
+    expect(JSON.stringify(body)).not.toContain(CANARY);
+    expect(dry.sample.find((s: { pid: number }) => s.pid === pid).query).toBe('SELECT pg_sleep($1), $2 AS secret, $3 AS n');
+    const audit = await admin().query(`SELECT before::text AS before, after::text AS after, params::text AS params FROM opsbook.audit_log WHERE target = $1`, [`pid:${pid}`]);
+    expect(audit.rows).toHaveLength(1);
+    expect(JSON.stringify(audit.rows)).not.toContain(CANARY);
+    expect(JSON.parse(audit.rows[0]!.before).query).toBe('SELECT pg_sleep($1), $2 AS secret, $3 AS n');
   });
 
   it('the by-age forms need admin (403 for operate) and the confirm token (428 without)', async () => {

@@ -181,11 +181,17 @@ describe.each(['pg', 'neon'] as const)('stored tokens over %s', (driver) => {
     expect((await audit({ limit: '1' }, t.token)).status).toBe(401);
   });
 
-  it('revoke dry run changes nothing; an unknown name → not-found', async () => {
+  it('revoke dry run changes nothing; an unknown name → 404 in the error shape, dry run or not, the attempt audited', async () => {
     const t = await newToken('read');
     expect(await (await revoke({ name: t.name, dryRun: true })).json()).toMatchObject({ status: 'ok', dryRun: true, count: 1 });
     expect((await audit({ limit: '1' }, t.token)).status).toBe(200);
-    expect(await (await revoke({ name: uniqueName('nobody') })).json()).toMatchObject({ status: 'not-found', count: 0 });
+    for (const dryRun of [true, false]) {
+      const missing = await revoke({ name: uniqueName('nobody'), dryRun });
+      expect(missing.status).toBe(404);
+      const body = await missing.json();
+      expect(body.error).toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/^No token "/) });
+      if (!dryRun) expect((await auditRow(body.error.details.auditId)).result).toBe('not-found');
+    }
   });
 
   it.each([
