@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
+    setupFiles: ['test/support/repo-clean.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Test files create their own databases and key prefixes, so they can run in parallel,

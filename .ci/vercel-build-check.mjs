@@ -24,6 +24,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUTPUT = join(ROOT, '.vercel', 'output');
 const FUNCTIONS = join(OUTPUT, 'functions');
 const FUNCTION_SOURCE = /\.(js|mjs|ts|tsx)$/;
+/** What a .func may hold at its top level: the compiled api/ and lib/, the config, packages. */
+const FUNCTION_ENTRIES = new Set(['.vc-config.json', 'api', 'lib', 'node_modules', 'package.json', 'opsbook.config.js', 'opsbook.config.js.map']);
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 const SMOKE_ENV = {
   DATABASE_URL: process.env.SMOKE_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -160,6 +162,11 @@ for (const e of expected.filter((x) => built.includes(x.fn))) {
     continue;
   }
   if (!/\.(m|c)?js$/.test(cfg.handler)) fail(`${e.fn}: handler ${cfg.handler} is not compiled JavaScript`);
+  // A function holds its compiled code, its packages and the config, never the project's working
+  // files: tests' outboxes, PGlite data or an earlier build output traced in make the bundle huge and
+  // once made the build itself fail (it copied .vercel/output into itself).
+  const strays = readdirSync(funcDir).filter((name) => !FUNCTION_ENTRIES.has(name));
+  if (strays.length) fail(`${e.fn}: the function bundles project files it never imports: ${strays.sort().join(', ')} (exclude them in vercel.json "functions" excludeFiles)`);
   const bundle = checkBundle(e.fn, funcDir, cfg.handler);
   report.push({ ...e, funcDir, runtime: cfg.runtime, handler: cfg.handler, ...bundle });
 }

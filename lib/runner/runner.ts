@@ -3,6 +3,7 @@ import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Server } from 'node:http';
 import { createDeps, setDeps, type Deps } from '../deps.js';
+import { validateActionMappings } from '../admin/app-schema.js';
 import { ensureSchema } from '../db/schema.js';
 import { createDb, selectDriver } from '../db/index.js';
 import { getEnv, redactSecrets, resetEnvCache, type Env } from '../env.js';
@@ -126,6 +127,25 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     }
     opts.log(`  Database unavailable (${redactSecrets(messageOf(err)).slice(0, 300)}).`);
     opts.log('  Serving anyway: health, cron and admin routes answer 503 until it is back; the schema is migrated then.');
+  }
+  if (databaseReady && (config.app.users || config.app.apiKeys)) {
+    // The users and API key mappings are checked against the live tables now, so a wrong column
+    // name stops the runner with every problem named instead of answering 500 at 3 a.m. in
+    // users/lock. A database that went away in between is handled like one down at start.
+    opts.log('Checking the app table mappings…');
+    let problems: string[] = [];
+    try {
+      problems = await validateActionMappings({ db: deps.db }, config);
+    } catch (err) {
+      if (!isDependencyFailure(err)) {
+        await release();
+        throw err;
+      }
+    }
+    if (problems.length) {
+      await release();
+      throw new OpsbookError('MISCONFIGURED', `Invalid config ${shown}: the app table mappings do not fit the database:\n  - ${problems.join('\n  - ')}`, { details: problems });
+    }
   }
 
   let server: Server;

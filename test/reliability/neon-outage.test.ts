@@ -102,14 +102,15 @@ describe('Neon driver: an outage answers 503 DEPENDENCY_UNAVAILABLE, a SQL error
   });
 
   it('the backend terminated by an administrator mid-query through Neon (57P01) → 503', async () => {
-    const sleeping = db.query(`SELECT pg_sleep(30) AS neon_outage_sleep`);
+    // classify() takes the rejection at once: the query fails while the loop below is still awaiting.
+    const sleeping = classify(db.query(`SELECT pg_sleep(30) AS neon_outage_sleep`));
     // The peer's backend for that request, found on the real server and terminated there.
     for (let i = 0; i < 100; i++) {
       const { rows } = await database.admin.query(`SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%neon_outage_sleep%' AND pid <> pg_backend_pid()`, [database.name]);
       if (rows.length) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    const { status, code, err } = await classify(sleeping);
+    const { status, code, err } = await sleeping;
     expect(err).toMatchObject({ name: 'NeonDbError', code: '57P01' });
     expect([status, code]).toEqual([503, 'DEPENDENCY_UNAVAILABLE']);
   });

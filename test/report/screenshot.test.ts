@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderReport } from '../../lib/report/index.js';
@@ -12,7 +13,8 @@ import { bigModel, hostileModel, sampleModel } from './fixtures.js';
  */
 
 const CHROMIUM = '/usr/bin/chromium';
-const OUT_DIR = fileURLToPath(new URL('../../.opsbook/', import.meta.url));
+// The screenshot is for a person to look at after a run; it goes to the temp folder, never the repository.
+const OUT_DIR = join(tmpdir(), 'opsbook-test-artifacts') + '/';
 // Without the background-networking flags Chromium phones home, and this machine refuses the connections.
 const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 

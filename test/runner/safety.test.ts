@@ -50,6 +50,33 @@ describe('npm start with a config check-config rejects', () => {
     await expect(fetch(`http://127.0.0.1:${r.port}/api/health`)).rejects.toThrow();
   }, STARTUP_TIMEOUT_MS);
 
+  it('app mappings that do not fit the database (a missing table, a missing column) → exits 1 naming each, after migrating, before listening', async () => {
+    const db = await createTestDatabase();
+    try {
+      await db.admin.query('CREATE TABLE public.api_keys (id uuid PRIMARY KEY, user_id int NOT NULL, revoked_at timestamptz)');
+      const body = {
+        app: {
+          users: { schema: 'public', table: 'accounts', columns: { id: 'id', email: 'email' } },
+          apiKeys: { schema: 'public', table: 'api_keys', columns: { id: 'id', userId: 'owner_id', revokedAt: 'revoked_at' } },
+        },
+      };
+      const r = await runner(['--config', configFile('bad-mappings', body)], { DATABASE_URL: db.url });
+      await checkRefused(r);
+    } finally {
+      await db.drop();
+    }
+  }, STARTUP_TIMEOUT_MS);
+
+  async function checkRefused(r: RunningProcess) {
+    const { code } = await r.exited;
+    expect(code, r.output()).toBe(1);
+    expect(r.output()).toContain('the app table mappings do not fit the database');
+    expect(r.output()).toContain('app.users: table public.accounts does not exist.');
+    expect(r.output()).toContain('app.apiKeys.columns.userId = "owner_id"');
+    expect(r.output()).not.toMatch(/Opsbook is running|Listening on/);
+    await expect(fetch(`http://127.0.0.1:${r.port}/api/health`)).rejects.toThrow();
+  }
+
   it('an unknown flag → exits 2 and starts nothing', async () => {
     const r = await runner(['--confg', 'x.ts']);
     expect((await r.exited).code).toBe(2);

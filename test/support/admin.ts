@@ -1,6 +1,7 @@
 import { parseConfig, setConfig, type OpsbookConfigInput } from '../../lib/config/index.js';
 import { createDeps, setDeps, type Deps } from '../../lib/deps.js';
 import { parseEnv } from '../../lib/env.js';
+import { testDataDir } from './data-dir.js';
 import type { Db } from '../../lib/db/index.js';
 import type { RedisClient } from '../../lib/redis/index.js';
 
@@ -8,7 +9,7 @@ export const ADMIN_TOKEN = 'admin-bootstrap-token-for-tests-0123456789';
 
 /** Install deps and config for route handlers (getDeps/getConfig), as a deployment would have them. */
 export async function useAdminDeps(db: Db, redis: RedisClient, config: OpsbookConfigInput = {}, env: Record<string, string> = {}): Promise<Deps> {
-  const deps = await createDeps(parseEnv({ OPSBOOK_ADMIN_TOKEN: ADMIN_TOKEN, ...env }), { db, redis, log: () => undefined });
+  const deps = await createDeps(parseEnv({ OPSBOOK_ADMIN_TOKEN: ADMIN_TOKEN, OPSBOOK_DATA_DIR: testDataDir(), ...env }), { db, redis, log: () => undefined });
   setDeps(deps);
   // Per-token and per-IP limits live in the shared Redis across test files: raise them unless the test is
   // about them (it then passes its own `admin` section). Failed-auth limiting keeps its default.
