@@ -128,7 +128,7 @@ async function databaseAndState(
   if (schemaSeen.has(db)) {
     const start = performance.now();
     try {
-      const [, runs, settings] = await withTimeout(db.batch([{ text: 'SELECT 1' }, ...state.statements]), budgetMs, 'database SELECT 1');
+      const [, runs, settings] = await withTimeout(db.batch([{ text: 'SELECT 1' }, ...state.statements], { lane: 'health' }), budgetMs, 'database SELECT 1');
       return { database: { status: 'healthy', latencyMs: elapsedMs(start), driver: db.driver }, extras: state.evaluate(runs!, settings!) };
     } catch (err) {
       const code = (err as { code?: string }).code;
@@ -142,10 +142,10 @@ async function databaseAndState(
     }
   }
   const [database, extras] = await Promise.all([
-    probe(db.driver, budgetMs, 'database SELECT 1', () => db.query('SELECT 1')),
+    probe(db.driver, budgetMs, 'database SELECT 1', () => db.batch([{ text: 'SELECT 1' }], { lane: 'health' })),
     (async (): Promise<OpsbookState> => {
       try {
-        const [runs, settings] = await withTimeout(db.batch(state.statements), budgetMs, 'opsbook state');
+        const [runs, settings] = await withTimeout(db.batch(state.statements, { lane: 'health' }), budgetMs, 'opsbook state');
         schemaSeen.add(db);
         return state.evaluate(runs!, settings!);
       } catch (err) {

@@ -13,9 +13,9 @@ export function createPgDb(url: string, limits: DbLimits, opts: { max?: number; 
   // Always `opsbook` or `opsbook/<role>`, even when the URL names another: db/terminate recognises
   // Opsbook's own sessions, from any instance, by this name.
   const applicationName = opsbookApplicationName(opts.applicationName);
-  const pool = new pg.Pool({
+  const newPool = (max: number) => new pg.Pool({
     connectionString: withApplicationName(url, applicationName),
-    max: opts.max ?? 3,
+    max,
     idleTimeoutMillis: 10_000,
     connectionTimeoutMillis: limits.callTimeoutMs,
     // Sent as startup parameters: they hold for every statement on these connections, including ones
@@ -26,6 +26,19 @@ export function createPgDb(url: string, limits: DbLimits, opts: { max?: number; 
     application_name: applicationName,
     allowExitOnIdle: true,
   });
+  const pool = newPool(opts.max ?? 3);
+  // Health's own connection, opened on its first probe: 50 diagnostics holding the shared pool made 466
+  // of 200 concurrent health checks miss their budget while Postgres itself was fine. One connection
+  // more, never more than that.
+  let healthPool: pg.Pool | undefined;
+  const poolFor = (o: BatchOptions) => {
+    if (o.lane !== 'health') return pool;
+    if (!healthPool) {
+      healthPool = newPool(1);
+      healthPool.on('error', () => undefined);
+    }
+    return healthPool;
+  };
   // An idle client that loses its server emits 'error' on the pool; without a listener that kills the process.
   // A checked-out client has no pool listener: batch() and exec() listen themselves while they hold one
   // (a backend terminated mid-batch, by pg_terminate_backend or a failover, would otherwise crash the
@@ -50,7 +63,7 @@ export function createPgDb(url: string, limits: DbLimits, opts: { max?: number; 
       ].join('\n;\n');
       const res = await withTimeout(
         async () => {
-          const client = await pool.connect();
+          const client = await poolFor(opts).connect();
           let broken: Error | undefined;
           const lost = (e: Error) => (broken ??= e);
           client.on('error', lost);
@@ -97,7 +110,7 @@ export function createPgDb(url: string, limits: DbLimits, opts: { max?: number; 
     async close() {
       if (closed) return;
       closed = true;
-      await pool.end();
+      await Promise.all([pool.end(), healthPool?.end()]);
     },
   };
   return db;

@@ -14,6 +14,13 @@ export interface Statement {
 export interface BatchOptions {
   /** @default true */
   readOnly?: boolean;
+  /**
+   * `health`: run on the connection kept for /api/health, so health is never queued behind diagnostics
+   * or a checklist run on a small pool (node-postgres keeps one more connection for it). Neon (one HTTP
+   * request per call) and PGlite (in process) have no pool to wait in and ignore it.
+   * @default "shared"
+   */
+  lane?: 'shared' | 'health';
 }
 
 export type DbDriver = 'neon' | 'pg' | 'pglite';

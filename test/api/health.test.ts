@@ -40,6 +40,34 @@ describe('GET /api/health', () => {
     expect(new Date(body.timestamp).toISOString()).toBe(body.timestamp);
   });
 
+  it('the shared pool held by three long queries (diagnostics, a checklist run) → health still answers healthy, on its own connection', async () => {
+    // The deliberate fault: every shared connection busy for a minute; health's budget is 10 s. Waiting
+    // for the shared pool would need the full minute, so no machine slowness can pass for the fix.
+    const long = { statementTimeoutMs: 120_000, lockTimeoutMs: 2000, callTimeoutMs: 120_000 };
+    const db = createPgDb(pgH.database!.url, long, { applicationName: 'health-lane-test' });
+    const marker = `health_lane_${Date.now()}`;
+    const hogs = [1, 2, 3].map(() => db.query(`SELECT pg_sleep(60) AS ${marker}`).catch(() => undefined));
+    try {
+      for (let i = 0; i < 200; i++) {
+        const { rows } = await pgH.database!.admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()`, [marker]);
+        if (rows[0].n === 3) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      setDeps(await createDeps(parseEnv({ OPSBOOK_ADMIN_TOKEN: ADMIN, HEALTH_BUDGET_MS: '10000' }), { db, redis: redisH.redis }));
+      const res = await GET(req({ authorization: `Bearer ${ADMIN}` }));
+      const body = await res.json();
+      expect(res.status, JSON.stringify(body)).toBe(200);
+      expect(body.checks.database).toBe('healthy');
+      // Bounded: the three shared connections plus health's one, nothing more.
+      const { rows } = await pgH.database!.admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'opsbook/health-lane-test'`, [pgH.database!.name]);
+      expect(rows[0].n).toBeLessThanOrEqual(4);
+    } finally {
+      await pgH.database!.admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()`, [marker]);
+      await Promise.all(hogs);
+      await db.close();
+    }
+  });
+
   it('database down → 503 unhealthy, and the public answer has no error text, host or version', async () => {
     const db = createPgDb(`postgres://postgres:pw-SECRET-987@127.0.0.1:${deadPort}/postgres`, { ...DEFAULT_LIMITS, callTimeoutMs: 1000 });
     await use(db);
