@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { neon, neonConfig, NeonDbError } from '@neondatabase/serverless';
+import { PG_ADMIN_URL, pgUrlFor } from '../support/services.js';
 import { startNeonPeer, type NeonPeer } from './neon-http.js';
 
-const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+const ADMIN_URL = PG_ADMIN_URL;
 // A database of our own, so this file can run next to others that use the same Postgres.
 const DB_NAME = `neon_peer_test_${randomBytes(4).toString('hex')}`;
-const dbUrl = `postgres://postgres@127.0.0.1:5432/${DB_NAME}`;
+const dbUrl = pgUrlFor(DB_NAME);
 
 let peer: NeonPeer;
 let direct: pg.Client;

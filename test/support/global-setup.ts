@@ -1,33 +1,29 @@
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { startPgCluster, type PgCluster } from './pg-cluster.js';
 import { PG_ADMIN_URL, REDIS_URL } from './services.js';
 
 /**
- * Fail fast, with the fix, when the real services are missing: every Postgres- or Redis-facing test
- * needs them and a timeout per test would bury the cause.
+ * The suite needs a Postgres with pg_stat_statements preloaded and a superuser, and Redis. When the
+ * configured Postgres (TEST_DATABASE_URL, else the system one on 127.0.0.1:5432) lacks either, the
+ * suite starts its own throwaway cluster (test/support/pg-cluster.ts) and points every worker at it:
+ * `npm test` passes on a fresh machine, and the system server is never reconfigured or restarted.
+ * Redis missing is a clear failure with the command that starts it.
  */
-export default async function setup(): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    const { rows } = await client.query<{ s: string }>("SELECT current_setting('shared_preload_libraries') AS s");
-    if (!rows[0]?.s.split(',').map((x) => x.trim()).includes('pg_stat_statements')) {
-      throw new Error(
-        'pg_stat_statements is not in shared_preload_libraries. Run `bash .ci/run` once (it sets it and restarts Postgres), or: ' +
-          `psql -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" and restart Postgres.`,
-      );
+export default async function setup(): Promise<(() => Promise<void>) | undefined> {
+  const problem = await postgresProblem(PG_ADMIN_URL);
+  let cluster: PgCluster | undefined;
+  if (problem) {
+    console.log(`[test] ${PG_ADMIN_URL.replace(/\/\/[^@]*@/, '//')}: ${problem}; the suite uses its own PostgreSQL instead.`);
+    cluster = await startPgCluster();
+    process.env.TEST_DATABASE_URL = cluster.url;
+    const still = await postgresProblem(cluster.url);
+    if (still) {
+      await cluster.stop();
+      throw new Error(`the throwaway PostgreSQL is not usable either: ${still}`);
     }
-    // Leftovers of an interrupted earlier run: only those older than two hours, so a suite running
-    // beside this one (another checkout on the same machine) keeps its databases.
-    const stale = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname ~ '^opsbook_t_[0-9]+_'");
-    const cutoff = Date.now() / 1000 - 2 * 3600;
-    for (const { datname } of stale.rows) {
-      if (Number(datname.split('_')[2]) < cutoff) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`).catch(() => undefined);
-    }
-  } catch (err) {
-    throw new Error(`PostgreSQL is not usable at ${PG_ADMIN_URL.replace(/\/\/[^@]*@/, '//')}: ${(err as Error).message}`);
-  } finally {
-    await client.end().catch(() => undefined);
+  } else {
+    await dropStaleDatabases(PG_ADMIN_URL);
   }
   const redis = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
   redis.on('error', () => undefined);
@@ -35,8 +31,49 @@ export default async function setup(): Promise<void> {
     await redis.connect();
     await redis.ping();
   } catch (err) {
-    throw new Error(`Redis is not reachable at ${REDIS_URL}: ${(err as Error).message}. Start it (see .ci/run).`);
+    await cluster?.stop();
+    throw new Error(
+      `Redis is not reachable at ${REDIS_URL}: ${(err as Error).message}. Start it (redis-server --daemonize yes --port 6379 --save ""), or set TEST_REDIS_URL.`,
+    );
   } finally {
     redis.disconnect();
+  }
+  return cluster ? () => cluster.stop() : undefined;
+}
+
+/** Why this Postgres cannot serve the suite, or undefined when it can. */
+async function postgresProblem(url: string): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ s: string; su: boolean }>(
+      "SELECT current_setting('shared_preload_libraries') AS s, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su",
+    );
+    if (!rows[0]?.s.split(',').map((x) => x.trim()).includes('pg_stat_statements')) return 'pg_stat_statements is not in shared_preload_libraries';
+    if (!rows[0]?.su) return 'its user is not a superuser (the suite creates databases and roles)';
+    return undefined;
+  } catch (err) {
+    return `not reachable (${(err as Error).message})`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Leftovers of an interrupted earlier run: only those older than two hours, so a suite running beside
+ * this one (another checkout on the same machine) keeps its databases.
+ */
+async function dropStaleDatabases(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+    const stale = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname ~ '^opsbook_t_[0-9]+_'");
+    const cutoff = Date.now() / 1000 - 2 * 3600;
+    for (const { datname } of stale.rows) {
+      if (Number(datname.split('_')[2]) < cutoff) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`).catch(() => undefined);
+    }
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }
