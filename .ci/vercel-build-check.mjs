@@ -15,7 +15,7 @@
 // 4. Smoke test: every handler imports in a fresh `node` and exports an HTTP method; the health
 //    function (if there is one) answers GET and HEAD with 200 against the local Postgres and Redis.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -25,7 +25,16 @@ const OUTPUT = join(ROOT, '.vercel', 'output');
 const FUNCTIONS = join(OUTPUT, 'functions');
 const FUNCTION_SOURCE = /\.(js|mjs|ts|tsx)$/;
 /** What a .func may hold at its top level: the compiled api/ and lib/, the config, packages. */
-const FUNCTION_ENTRIES = new Set(['.vc-config.json', 'api', 'lib', 'node_modules', 'package.json', 'opsbook.config.js', 'opsbook.config.js.map']);
+const FUNCTION_ENTRIES = new Set(['.vc-config.json', 'api', 'cron', 'lib', 'node_modules', 'package.json', 'opsbook.config.js', 'opsbook.config.js.map']);
+/**
+ * Packages the functions must not carry, though a module they bundle can import them: PGlite is the
+ * local embedded database (27 MB; production requires DATABASE_URL, and lib/db/pglite.ts says so when
+ * it is absent). vercel.json's excludeFiles keeps it out.
+ */
+const EXCLUDED_PACKAGES = ['@electric-sql/pglite'];
+/** Size budgets, MB: a cold start loads what the function carries. */
+const MAX_FUNCTION_MB = Number(process.env.MAX_FUNCTION_MB ?? 25);
+const MAX_OUTPUT_MB = Number(process.env.MAX_OUTPUT_MB ?? 750);
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 const SMOKE_ENV = {
   DATABASE_URL: process.env.SMOKE_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -144,6 +153,7 @@ function checkBundle(fn, funcDir, handler) {
       } else if (!spec.startsWith('/') && !spec.includes(':')) {
         const pkg = packageName(spec);
         packages.add(pkg);
+        if (EXCLUDED_PACKAGES.includes(pkg)) continue;
         if (!existsSync(join(funcDir, 'node_modules', pkg))) fail(`${fn}: ${posix(relative(funcDir, file))} imports '${spec}' but node_modules/${pkg} is not in the bundle`);
       }
     }
@@ -167,6 +177,7 @@ for (const e of expected.filter((x) => built.includes(x.fn))) {
   // once made the build itself fail (it copied .vercel/output into itself).
   const strays = readdirSync(funcDir).filter((name) => !FUNCTION_ENTRIES.has(name));
   if (strays.length) fail(`${e.fn}: the function bundles project files it never imports: ${strays.sort().join(', ')} (exclude them in vercel.json "functions" excludeFiles)`);
+  for (const pkg of EXCLUDED_PACKAGES) if (existsSync(join(funcDir, 'node_modules', pkg))) fail(`${e.fn}: bundles ${pkg}, which functions must not carry (vercel.json "functions" excludeFiles)`);
   const bundle = checkBundle(e.fn, funcDir, cfg.handler);
   report.push({ ...e, funcDir, runtime: cfg.runtime, handler: cfg.handler, ...bundle });
 }
@@ -267,13 +278,32 @@ if (health && health.exports) {
   }
 }
 
+// ---------------------------------------------------------------- sizes
+function bytesUnder(dir) {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) total += bytesUnder(full);
+    else total += lstatSync(full).size;
+  }
+  return total;
+}
+const MB = 1024 * 1024;
+for (const r of report) {
+  r.mb = bytesUnder(r.funcDir) / MB;
+  if (r.mb > MAX_FUNCTION_MB) fail(`${r.fn}: ${r.mb.toFixed(1)} MB, over the ${MAX_FUNCTION_MB} MB budget per function`);
+}
+const outputMb = bytesUnder(OUTPUT) / MB;
+if (outputMb > MAX_OUTPUT_MB) fail(`.vercel/output is ${outputMb.toFixed(0)} MB, over the ${MAX_OUTPUT_MB} MB budget`);
+
 // ---------------------------------------------------------------- report
 console.log(`Functions (${report.length} built, ${expected.length} route files under api/):`);
 for (const r of report) {
   const project = r.modules.filter((m) => m !== r.handler);
-  console.log(`  ${r.route.padEnd(24)} ${r.fn}.func  ${r.runtime}  handler=${r.handler}  exports=${(r.exports ?? []).join(',')}`);
+  console.log(`  ${r.route.padEnd(24)} ${r.fn}.func  ${r.mb.toFixed(1)} MB  ${r.runtime}  handler=${r.handler}  exports=${(r.exports ?? []).join(',')}`);
   console.log(`  ${''.padEnd(24)} ${project.length} project module(s) bundled${project.length ? ` (${project.slice(0, 6).join(', ')}${project.length > 6 ? ', …' : ''})` : ''}; packages: ${r.packages.join(', ') || 'none'}`);
 }
+console.log(`Sizes: largest function ${Math.max(...report.map((r) => r.mb)).toFixed(1)} MB (budget ${MAX_FUNCTION_MB}), .vercel/output ${outputMb.toFixed(0)} MB (budget ${MAX_OUTPUT_MB})`);
 console.log(`Crons in .vercel/output/config.json (${gotCrons.length}):`);
 for (const c of outputConfig.crons ?? []) console.log(`  ${c.schedule.padEnd(16)} ${c.path}  → ${servedBy(c.path)?.fn ?? 'NO FUNCTION'}`);
 console.log(`Smoke test /api/health (built function, local Postgres + Redis): ${healthLine}`);

@@ -18,11 +18,15 @@ export function createPgliteDb(dataDir: string, limits: DbLimits, opts: { memory
 
   function open(): Promise<PGlite> {
     instance ??= (async () => {
-      // Imported lazily: the WebAssembly module is large and only the embedded mode needs it.
+      // Imported lazily: the WebAssembly module is large and only the embedded mode needs it. Vercel
+      // functions do not bundle it at all (vercel.json excludeFiles; 27 MB each, and a deployment's
+      // folder is read-only), so there its absence means DATABASE_URL is missing.
       const [{ PGlite }, { pg_stat_statements }] = await Promise.all([
         import('@electric-sql/pglite'),
         import('@electric-sql/pglite/contrib/pg_stat_statements'),
-      ]);
+      ]).catch((err: unknown) => {
+        throw new OpsbookError('MISCONFIGURED', 'DATABASE_URL is not set, and the embedded PGlite is not installed here (Vercel functions do not bundle it): set DATABASE_URL.', { cause: err });
+      });
       let dir: string | undefined;
       if (!opts.memory) {
         dir = resolve(dataDir, 'pglite');
