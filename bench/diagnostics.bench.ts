@@ -69,6 +69,8 @@ const SIDE_ROUNDS = 12;
 const GOAL_ROUND_TRIPS = 2;
 const GOAL_WALL_RATIO = 1.2;
 const GOAL_SPEEDUP = 5;
+/** Issue 11: `opsbook run daily --dry-run` at most half the runbook script's wall time. */
+const GOAL_CLI_RATIO = 0.5;
 const CHILD_TIMEOUT_MS = 30_000;
 /** The playbooks that encode runbook 004's two sections. */
 const RUNBOOK_PLAYBOOKS = ['database-connections', 'slow-responses'] as const;
@@ -306,7 +308,7 @@ function summariseFamilies(report: DiagnosticsReport): string {
   return [...byFamily].map(([f, ms]) => `${f} ${ms}`).join(', ');
 }
 
-type SideKey = 'script' | 'scriptSession' | 'opsbook' | 'playbooks' | 'cold';
+type SideKey = 'script' | 'scriptSession' | 'opsbook' | 'playbooks' | 'cold' | 'cli';
 
 interface ColdSample {
   bootMs: number;
@@ -354,7 +356,11 @@ async function sideBySide(ctx: BenchContext, config: OpsbookConfig, deps: Deps, 
   };
   const coldQuery = `only=${encodeURIComponent(only.join(','))}`;
 
-  const samples: Record<SideKey, number[]> = { script: [], scriptSession: [], opsbook: [], playbooks: [], cold: [] };
+  const samples: Record<SideKey, number[]> = { script: [], scriptSession: [], opsbook: [], playbooks: [], cold: [], cli: [] };
+  // The compiled CLI as an engineer types it, on the same database and Redis (built once up front, so
+  // the rounds measure a run, not a build).
+  const cliEnv: Record<string, string> = { PATH: scriptEnv.PATH!, HOME: scriptEnv.HOME!, DATABASE_URL: dbUrl(DATABASE), REDIS_URL, OPSBOOK_DATA_DIR: join(work, 'cli-data') };
+  await runCommand(process.execPath, [join(ctx.repoRoot, 'bin/build.mjs')], cliEnv, ctx.repoRoot);
   const coldInside: ColdSample[] = [];
   let opsbookReport: DiagnosticsReport | undefined;
   const scriptOutputs = { script: '', scriptSession: '' };
@@ -375,6 +381,10 @@ async function sideBySide(ctx: BenchContext, config: OpsbookConfig, deps: Deps, 
       const bad = reports.flatMap((r) => r.steps.flatMap((s) => s.checks)).filter((c) => c.status === 'error');
       if (bad.length > 0) throw new Error(`playbooks: ${bad.map((c) => `${c.id} → ${c.summary}`).join('; ')}`);
     },
+    cli: async () => {
+      const out = await runCommand(process.execPath, [join(ctx.repoRoot, 'bin/opsbook.js'), 'run', 'daily', '--dry-run'], cliEnv, ctx.repoRoot);
+      if (!out.includes('Dry run: nothing was stored or sent.')) throw new Error(`opsbook run daily --dry-run printed: ${out.slice(-500)}`);
+    },
     cold: async () => {
       const s = await spawnProbe(probe, bundle.entryFile, coldQuery, coldEnv, work);
       if (s.status !== 200 || (s.counts?.error ?? 0) > 0) throw new Error(`cold GET /api/diagnostics answered ${s.status}: ${JSON.stringify(s.error ?? s.counts)}`);
@@ -383,7 +393,7 @@ async function sideBySide(ctx: BenchContext, config: OpsbookConfig, deps: Deps, 
     },
   };
 
-  const contenders: SideKey[] = ['script', 'scriptSession', 'opsbook', 'playbooks', 'cold'];
+  const contenders: SideKey[] = ['script', 'scriptSession', 'opsbook', 'playbooks', 'cold', 'cli'];
   ctx.progress(`side by side: ${SIDE_WARMUP} warm-up + ${SIDE_ROUNDS} measured rounds × ${contenders.join(', ')}`);
   for (let round = 0; round < SIDE_WARMUP + SIDE_ROUNDS; round++) {
     for (const c of rotation(contenders, round)) {
@@ -429,11 +439,34 @@ async function sideBySide(ctx: BenchContext, config: OpsbookConfig, deps: Deps, 
     info('script with P1 in one psql session ÷ Opsbook, warm', round2(m.scriptSession / m.opsbook), 'ratio'),
     info('script ÷ Opsbook, cold process (bundled GET /api/diagnostics, spawn → exit)', round2(m.script / m.cold), 'ratio'),
     info('Opsbook cold process, spawn → exit, median', round1(m.cold), 'ms'),
+    judged('`opsbook run daily --dry-run` (compiled CLI, spawn → exit) ÷ runbook 004 script', round2(m.cli / m.script), 'ratio', { max: GOAL_CLI_RATIO }),
+    info('`opsbook run daily --dry-run`, spawn → exit, median', round1(m.cli), 'ms'),
   ];
 }
 
 function countInvocations(script: string): number {
   return script.split('\n').filter((l) => /^(psql|redis-cli) /.test(l)).length;
+}
+
+/** Run a command to completion; resolves with its stdout, rejects on a non-zero exit. */
+function runCommand(cmd: string, args: string[], env: Record<string, string>, cwd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`${cmd}: ${err.message}`));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`${args.join(' ')} exited with ${code ?? signal}: ${(stderr || stdout).trim().slice(-1000)}`));
+      else resolve(stdout);
+    });
+  });
 }
 
 /** Run a script with bash, as a terminal would; resolves with its stdout, rejects on a non-zero exit. */

@@ -1,12 +1,37 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseConfig, type OpsbookConfig } from '../config/index.js';
+import { parseConfig, setConfigSource, type OpsbookConfig } from '../config/index.js';
 
-/** Load and validate a config file (default: ./opsbook.config.ts). */
+/**
+ * Import a config module, TypeScript included, without a TypeScript loader: esbuild compiles it (its
+ * relative imports bundled, packages left to node_modules) to a file beside it, imported once and
+ * deleted. The compiled CLI runs on plain Node, so this is how it reads `opsbook.config.ts`.
+ */
+export async function importConfigModule(path: string): Promise<{ default?: unknown }> {
+  const full = resolve(path);
+  if (!/\.(c|m)?ts$/.test(full)) return (await import(pathToFileURL(full).href)) as { default?: unknown };
+  const { build } = await import('esbuild');
+  const out = await build({ entryPoints: [full], bundle: true, write: false, format: 'esm', platform: 'node', target: 'node20', packages: 'external', logLevel: 'silent' });
+  // Beside the config, so its bare imports resolve from the same node_modules as the config's own.
+  const compiled = join(dirname(full), `.${basename(full)}.${process.pid}.${Date.now()}.mjs`);
+  writeFileSync(compiled, out.outputFiles[0]!.text);
+  try {
+    return (await import(pathToFileURL(compiled).href)) as { default?: unknown };
+  } finally {
+    unlinkSync(compiled);
+  }
+}
+
+/**
+ * Load and validate a config file (default: ./opsbook.config.ts), and make it the config every part of
+ * this process reads (the admin pipeline, missed-run takeover), so nothing falls back to another file.
+ */
 export async function loadConfigFile(path = 'opsbook.config.ts'): Promise<OpsbookConfig> {
   if (!existsSync(resolve(path))) throw new Error(`no config file at ${resolve(path)} (run from the project root, or pass --config <path>)`);
-  const mod = (await import(pathToFileURL(resolve(path)).href)) as { default?: unknown };
+  const mod = await importConfigModule(path);
   if (mod.default === undefined) throw new Error(`${path} has no default export (export default defineConfig({...}))`);
-  return parseConfig(mod.default);
+  const config = parseConfig(mod.default);
+  setConfigSource(mod.default);
+  return config;
 }

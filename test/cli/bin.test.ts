@@ -1,12 +1,13 @@
-// The installed entry point, as `npx opsbook` runs it: a real `node bin/opsbook.js` subprocess (tsx's
-// loader, no build step), in the repository or in a project folder of its own.
+// The installed entry point, as `npx opsbook` runs it: a real `node bin/opsbook.js` subprocess (the CLI
+// compiled by bin/build.mjs, no TypeScript loader), in the repository or in a project folder of its own.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync, utimesSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envSchema } from '../../lib/env.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
@@ -39,6 +40,39 @@ describe('node bin/opsbook.js', () => {
     expect(code).toBe(0);
     expect(stdout.split('\n')[0]).toBe('opsbook.config.ts: valid — Opsbook');
     for (const id of ['daily', 'weekly', 'monthly', 'quarterly']) expect(stdout).toContain(`  checklist ${id}: `);
+  });
+
+  it('runs compiled JavaScript on plain Node: no TypeScript loader is loaded, and a TypeScript config file still reads', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'opsbook-plain-'));
+    try {
+      // A loader hook that refuses tsx: if the CLI reached for a TypeScript loader, it would fail.
+      await writeFile(join(dir, 'hooks.mjs'), "export async function resolve(s, c, next) { if (/^tsx(\\/|$)/.test(s)) throw new Error('tsx was loaded: ' + s); return next(s, c); }\n");
+      await writeFile(join(dir, 'refuse-tsx.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
+      const config = join(dir, 'ops.config.ts');
+      await writeFile(config, `import { defineConfig } from '${join(ROOT, 'lib/config/define.js')}';\nconst service: string = 'Typed';\nexport default defineConfig({ service, checklists: [] });\n`);
+      const { code, stdout, stderr } = await opsbook(['check-config', '--config', config], { env: { ...process.env, NODE_OPTIONS: `--import ${pathToFileURL(join(dir, 'refuse-tsx.mjs')).href}` } });
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+      expect(stdout.split('\n')[0]).toBe(`${config}: valid — Typed`);
+      // The compiled temp file beside the config is gone again.
+      expect((await readdir(dir)).sort()).toEqual(['hooks.mjs', 'ops.config.ts', 'refuse-tsx.mjs']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a source changed since the build → the CLI is rebuilt before it runs, so what runs is what is in lib/', async () => {
+    const stamp = () => JSON.parse(readFileSync(join(ROOT, 'dist/cli.json'), 'utf8')) as { dir: string; newest: number };
+    const before = stamp();
+    const source = join(ROOT, 'lib/cli/main.ts');
+    const future = new Date(Math.max(Date.now(), before.newest) + 2000);
+    utimesSync(source, future, future);
+    const { code, stdout } = await opsbook(['--version']);
+    expect(code).toBe(0);
+    expect(stdout.trim()).toBe(VERSION);
+    const after = stamp();
+    expect(after.dir).not.toBe(before.dir);
+    expect(after.newest).toBeGreaterThanOrEqual(future.getTime() - 1);
   });
 });
 

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { startPgCluster, type PgCluster } from './pg-cluster.js';
@@ -11,6 +13,10 @@ import { PG_ADMIN_URL, REDIS_URL } from './services.js';
  * Redis missing is a clear failure with the command that starts it.
  */
 export default async function setup(): Promise<(() => Promise<void>) | undefined> {
+  // The CLI tests spawn bin/opsbook.js, which runs the compiled CLI: build it once here, so parallel
+  // files never each rebuild a stale one.
+  const built = spawnSync(process.execPath, [fileURLToPath(new URL('../../bin/build.mjs', import.meta.url))], { encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`compiling the CLI failed: ${built.stderr || built.stdout}`);
   const problem = await postgresProblem(PG_ADMIN_URL);
   let cluster: PgCluster | undefined;
   if (problem) {
