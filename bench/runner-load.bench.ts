@@ -3,7 +3,7 @@
  * local runner, with a load tool from npm. Must hold: 0 errors; no leaked Postgres connections; no leaked
  * Redis clients. Record p50 and p99."
  *
- * The runner is `npm start`'s own entry (`tsx lib/runner/start.ts`) in a child process, with DATABASE_URL on a
+ * The runner is `npm start`'s own entry (`node bin/start.js`, the compiled runner) in a child process, with DATABASE_URL on a
  * scratch database (node-postgres, pool of 3) and REDIS_URL on the real Redis over TCP, as a developer runs it.
  * autocannon (programmatic API) fires from this process, so client and server each have their own event loop
  * (they still share the machine's two cores with Postgres and Redis). Scenarios, each for SECONDS seconds:
@@ -133,8 +133,8 @@ export async function run(ctx: BenchContext): Promise<Figure[]> {
     const dataDir = await mkdtemp(join(tmpdir(), 'opsbook-bench-load-'));
     cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
     const port = await freePort();
-    ctx.progress(`starting the runner (tsx lib/runner/start.ts) on port ${port}`);
-    const child = spawn(join(ctx.repoRoot, 'node_modules', '.bin', 'tsx'), ['lib/runner/start.ts'], {
+    ctx.progress(`starting the runner (node bin/start.js) on port ${port}`);
+    const child = spawn(process.execPath, ['bin/start.js'], {
       cwd: ctx.repoRoot,
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',

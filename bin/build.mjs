@@ -6,7 +6,7 @@
 //   node bin/build.mjs          # build (npm's prepare does this on install)
 //   node bin/build.mjs --check  # exit 1 if the build is missing or older than its sources
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -14,7 +14,7 @@ const DIST = join(ROOT, 'dist');
 // Each build goes to a folder of its own, and dist/cli.json names the current one (written by rename):
 // CLI processes started side by side never see a half-written or deleted build.
 const STAMP = join(DIST, 'cli.json');
-const SOURCES = ['lib', 'cron'];
+const SOURCES = ['lib', 'cron', 'api'];
 
 /** The newest modification time of the CLI's possible sources, ms. */
 function newestSource() {
@@ -38,22 +38,42 @@ function readStamp() {
   }
 }
 
-/** The compiled entry, or undefined when it is missing or older than a source file. */
-export function currentCli() {
+/** The compiled entry (`main`: the CLI, `runner`: npm start), or undefined when it is missing or older than a source file. */
+export function currentCli(name = 'main') {
   const stamp = readStamp();
   if (!stamp || typeof stamp.dir !== 'string') return undefined;
-  const entry = join(DIST, stamp.dir, 'main.mjs');
+  const entry = join(DIST, stamp.dir, `${name}.mjs`);
   if (!existsSync(entry) || stamp.newest < newestSource()) return undefined;
   return entry;
 }
 
-/** Build dist/cli. Returns the entry's path. */
+/**
+ * Every api/ route as its own entry (api/cron/[job].ts → api/cron/[job].mjs), for the compiled runner:
+ * with code splitting they share one copy of lib/ with it, as the sources do.
+ */
+function routeEntries() {
+  const entries = {};
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.name.startsWith('_') || entry.name.startsWith('.')) continue;
+      const full = join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (/\.(ts|mts)$/.test(entry.name) && !entry.name.endsWith('.d.ts') && !/\.test\./.test(entry.name)) {
+        entries[relative(ROOT, full).replace(/\.(ts|mts)$/, '')] = full;
+      }
+    }
+  };
+  walk(join(ROOT, 'api'));
+  return entries;
+}
+
+/** Build the CLI and the runner. Returns the CLI entry's path. */
 export async function buildCli() {
   const { build } = await import('esbuild');
   const newest = newestSource();
   const dir = `cli-${Date.now()}-${process.pid}`;
   await build({
-    entryPoints: { main: join(ROOT, 'lib/cli/main.ts') },
+    entryPoints: { main: join(ROOT, 'lib/cli/main.ts'), runner: join(ROOT, 'lib/runner/start.ts'), ...routeEntries() },
     outdir: join(DIST, dir),
     outExtension: { '.js': '.mjs' },
     bundle: true,

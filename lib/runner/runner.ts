@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Server } from 'node:http';
 import { createDeps, setDeps, type Deps } from '../deps.js';
 import { validateActionMappings } from '../admin/app-schema.js';
+import { importConfigModule } from '../config/file.js';
 import { ensureSchema } from '../db/schema.js';
 import { createDb, selectDriver } from '../db/index.js';
 import { getEnv, redactSecrets, resetEnvCache, type Env } from '../env.js';
@@ -28,6 +28,12 @@ export interface RunnerOptions {
    * @example "examples/saas/opsbook.config.ts"
    */
   configPath?: string;
+  /**
+   * The module to load for a route's source file. The compiled runner (bin/start.js) serves the routes
+   * esbuild compiled beside it, which share its lib/ modules (deps, config) as the sources would.
+   * @default the source file itself (under tsx or vitest)
+   */
+  routeModule?: (sourceFile: string) => string;
   log: (line: string) => void;
 }
 
@@ -61,7 +67,7 @@ async function importConfigFile(path: string): Promise<unknown> {
   if (!existsSync(path)) throw new OpsbookError('MISCONFIGURED', `Invalid config ${shown}: the file does not exist.`);
   let raw: unknown;
   try {
-    raw = ((await import(pathToFileURL(path).href)) as { default?: unknown }).default;
+    raw = (await importConfigModule(path)).default;
   } catch (err) {
     throw new OpsbookError('MISCONFIGURED', `Invalid config ${shown}: it does not load: ${messageOf(err)}`, { cause: err });
   }
@@ -153,7 +159,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   let routes: ReturnType<typeof discoverRoutes>;
   try {
     routes = discoverRoutes(join(opts.root, 'api'));
-    const modules = await loadRoutes(routes);
+    const modules = await loadRoutes(routes, opts.routeModule);
     server = createRunnerServer(modules, (line) => opts.log(`  ${line}`));
     opts.log(`Listening on 127.0.0.1:${opts.port || '(a free port)'}…`);
     port = await listen(server, opts.port);

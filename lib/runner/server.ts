@@ -13,9 +13,9 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 const MAX_BODY = 4.5 * 1024 * 1024;
 
 /** Load every route module once, as a warm instance would, so a broken file fails at start, not at 3 a.m. */
-export async function loadRoutes(routes: RouteEntry[]): Promise<Map<RouteEntry, RouteModule>> {
+export async function loadRoutes(routes: RouteEntry[], moduleFor: (sourceFile: string) => string = (f) => f): Promise<Map<RouteEntry, RouteModule>> {
   const loaded = new Map<RouteEntry, RouteModule>();
-  for (const r of routes) loaded.set(r, (await import(pathToFileURL(r.file).href)) as RouteModule);
+  for (const r of routes) loaded.set(r, (await import(pathToFileURL(moduleFor(r.file)).href)) as RouteModule);
   return loaded;
 }
 

@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { selectDriver } from '../db/index.js';
 import { parseEnv } from '../env.js';
@@ -51,8 +52,14 @@ try {
 }
 
 const port = Number(process.env.PORT ?? 3000);
+// Compiled by bin/build.mjs (bin/start.js runs it), this file is dist/<build>/runner.mjs and the routes
+// are compiled beside it; the config file is read at start (a build never carries a copy of it).
+const here = fileURLToPath(import.meta.url);
+const compiled = here.endsWith('.mjs') ? dirname(here) : undefined;
+const root = resolve('.');
+const routeModule = compiled ? (file: string) => join(compiled, relative(root, file)).replace(/\.m?ts$/, '.mjs') : undefined;
 try {
-  const runner = await startRunner({ root: resolve('.'), port, configPath, log: (line) => console.log(line) });
+  const runner = await startRunner({ root, port, configPath: configPath ?? (compiled ? 'opsbook.config.ts' : undefined), routeModule, log: (line) => console.log(line) });
   if (generatedSecret) console.log('  CRON_SECRET was not set: generated one for this run (the crons below send it).');
   if (generatedAdmin) {
     const checklist = runner.checklists[0];

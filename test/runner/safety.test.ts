@@ -17,7 +17,7 @@ function configFile(name: string, body: unknown): string {
 }
 const started: RunningProcess[] = [];
 async function runner(args: string[] = [], env: Record<string, string> = {}, shared?: { tmp: string; dataDir: string }): Promise<RunningProcess> {
-  const r = await spawnOpsbook('lib/runner/start.ts', args, env, shared);
+  const r = await spawnOpsbook('bin/start.js', args, env, shared);
   started.push(r);
   return r;
 }

@@ -1,4 +1,4 @@
-// The new-user path: `npm start` (tsx lib/runner/start.ts) with nothing configured, as a separate
+// The new-user path: `npm start` (node bin/start.js, the compiled runner) with nothing configured, as a separate
 // process, talking HTTP to it like a browser or curl would.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closedPort } from '../support/faults.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 /** The first PGlite start runs initdb (seconds, more on a busy machine): generous, it is not a budget. */
 const STARTUP_TIMEOUT_MS = 90_000;
 const CRON_SECRET = 'cron-SECRET-given-by-the-test-0123456789';
@@ -29,7 +28,7 @@ async function startRunnerProcess(extraEnv: Record<string, string> = {}): Promis
   const tmp = mkdtempSync(join(tmpdir(), 'opsbook-start-'));
   const dataDir = join(tmp, 'data');
   const port = await closedPort();
-  const child = spawn(TSX, ['lib/runner/start.ts'], {
+  const child = spawn(process.execPath, ['bin/start.js'], {
     cwd: ROOT,
     // Nothing but what a fresh shell has, plus the port and a data dir outside the repository.
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmp, PORT: String(port), OPSBOOK_DATA_DIR: dataDir, ...extraEnv },

@@ -1,5 +1,5 @@
-// `npm start` (tsx lib/runner/start.ts) as a separate process, with only what a fresh shell has, for
-// tests that talk HTTP to it like curl would.
+// `npm start` (node bin/start.js: the compiled runner) or `npx opsbook` (node bin/opsbook.js) as a
+// separate process, with only what a fresh shell has, for tests that talk HTTP to it like curl would.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,12 +23,16 @@ export interface RunningProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Spawn `tsx <script> …args` in the repository, with a fresh HOME and data dir unless `tmp` is given. */
+/**
+ * Spawn `<script> …args` in the repository, with a fresh HOME and data dir unless `tmp` is given: a .js
+ * entry (bin/start.js, bin/opsbook.js) with plain node, as npm runs it; a .ts file with tsx.
+ */
 export async function spawnOpsbook(script: string, args: string[], extraEnv: Record<string, string> = {}, shared?: { tmp: string; dataDir: string }): Promise<RunningProcess> {
   const tmp = shared?.tmp ?? mkdtempSync(join(tmpdir(), 'opsbook-proc-'));
   const dataDir = shared?.dataDir ?? join(tmp, 'data');
   const port = await closedPort();
-  const child = spawn(TSX, [script, ...args], {
+  const [cmd, argv] = script.endsWith('.js') ? [process.execPath, [script, ...args]] : [TSX, [script, ...args]];
+  const child = spawn(cmd, argv, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmp, PORT: String(port), OPSBOOK_DATA_DIR: dataDir, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
