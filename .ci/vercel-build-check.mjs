@@ -33,8 +33,8 @@ const FUNCTION_ENTRIES = new Set(['.vc-config.json', 'api', 'cron', 'lib', 'node
  */
 const EXCLUDED_PACKAGES = ['@electric-sql/pglite'];
 /** Size budgets, MB: a cold start loads what the function carries. */
-const MAX_FUNCTION_MB = Number(process.env.MAX_FUNCTION_MB ?? 25);
-const MAX_OUTPUT_MB = Number(process.env.MAX_OUTPUT_MB ?? 750);
+const MAX_FUNCTION_MB = Number(process.env.MAX_FUNCTION_MB ?? 13);
+const MAX_OUTPUT_MB = Number(process.env.MAX_OUTPUT_MB ?? 350);
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 const SMOKE_ENV = {
   DATABASE_URL: process.env.SMOKE_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -278,6 +278,33 @@ if (health && health.exports) {
   }
 }
 
+// ---------------------------------------------------------------- Sentry from a built function
+// vercel.json leaves Sentry's CommonJS builds and dependencies' source maps out of the functions; prove
+// the ESM Sentry still initialises and delivers an event to a local sink from inside a built bundle.
+let sentryLine = 'not run: no api/health function';
+if (health && health.exports) {
+  const probe = runNode(
+    `import http from 'node:http';
+     let got = 0;
+     const srv = http.createServer((q, s) => { q.resume(); q.on('end', () => { got++; s.writeHead(200); s.end('{}'); }); }).listen(0, '127.0.0.1');
+     await new Promise((r) => srv.once('listening', r));
+     process.env.SENTRY_DSN = 'http://public@127.0.0.1:' + srv.address().port + '/1';
+     const { createErrorReporter } = await import(${JSON.stringify(pathToFileURL(join(health.funcDir, 'lib/sentry.js')).href)});
+     const { parseEnv } = await import(${JSON.stringify(pathToFileURL(join(health.funcDir, 'lib/env.js')).href)});
+     const reporter = createErrorReporter(parseEnv(process.env));
+     await reporter.captureException(new Error('build check probe'));
+     await reporter.flush(5000);
+     srv.close();
+     console.log(JSON.stringify({ got }));
+     process.exit(0);`,
+    health.funcDir,
+    SMOKE_ENV,
+  );
+  if (!probe.ok) fail(`api/health: Sentry did not load from the built function:\n${probe.stderr}`);
+  else if (!(probe.result.got > 0)) fail('api/health: Sentry loaded from the built function but delivered no event to the local sink');
+  else sentryLine = `an event reached the local sink (${probe.result.got} envelope(s))`;
+}
+
 // ---------------------------------------------------------------- sizes
 function bytesUnder(dir) {
   let total = 0;
@@ -307,6 +334,7 @@ console.log(`Sizes: largest function ${Math.max(...report.map((r) => r.mb)).toFi
 console.log(`Crons in .vercel/output/config.json (${gotCrons.length}):`);
 for (const c of outputConfig.crons ?? []) console.log(`  ${c.schedule.padEnd(16)} ${c.path}  → ${servedBy(c.path)?.fn ?? 'NO FUNCTION'}`);
 console.log(`Smoke test /api/health (built function, local Postgres + Redis): ${healthLine}`);
+console.log(`Sentry from the built api/health: ${sentryLine}`);
 for (const w of warnings) console.log(`WARNING: ${w}`);
 
 if (failures.length) {
