@@ -448,8 +448,8 @@ function countInvocations(script: string): number {
   return script.split('\n').filter((l) => /^(psql|redis-cli) /.test(l)).length;
 }
 
-/** Run a command to completion; resolves with its stdout, rejects on a non-zero exit. */
-function runCommand(cmd: string, args: string[], env: Record<string, string>, cwd: string): Promise<string> {
+/** Run a command to completion; resolves with its stdout, rejects on a non-zero exit naming `what`. */
+function runCommand(cmd: string, args: string[], env: Record<string, string>, cwd: string, what = args.join(' ')): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -463,7 +463,7 @@ function runCommand(cmd: string, args: string[], env: Record<string, string>, cw
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (code !== 0) reject(new Error(`${args.join(' ')} exited with ${code ?? signal}: ${(stderr || stdout).trim().slice(-1000)}`));
+      if (code !== 0) reject(new Error(`${what} exited with ${code ?? signal}: ${(stderr || stdout).trim().slice(-1000)}`));
       else resolve(stdout);
     });
   });
@@ -471,23 +471,7 @@ function runCommand(cmd: string, args: string[], env: Record<string, string>, cw
 
 /** Run a script with bash, as a terminal would; resolves with its stdout, rejects on a non-zero exit. */
 function runScript(script: string, env: Record<string, string>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`bash: ${err.message}`));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code !== 0) reject(new Error(`the runbook script exited with ${code ?? signal}: ${stderr.trim().slice(0, 1000)}`));
-      else resolve(stdout);
-    });
-  });
+  return runCommand('bash', ['-c', script], env, process.cwd(), 'the runbook script');
 }
 
 /** One fresh `node` process that imports the bundled route and answers one GET. */
