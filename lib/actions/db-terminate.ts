@@ -8,19 +8,7 @@ import { redactSecrets } from '../env.js';
 import { messageOf, OpsbookError } from '../errors.js';
 import { displayQueryText } from '../sql/normalize.js';
 import { notFound } from '../admin/app-rows.js';
-
-// ---------------------------------------------------------------------------------------------------
-// Durations ("30s", "10m", "2h", "7d"), shared with queues/clean's olderThan
-
-const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-export const durationField = z.string().regex(/^[1-9][0-9]{0,5}[smhd]$/, 'a duration like "30s", "10m", "2h" or "7d"');
-
-export function durationMs(text: string): number {
-  return Number(text.slice(0, -1)) * UNIT_MS[text.slice(-1) as keyof typeof UNIT_MS];
-}
-
-// ---------------------------------------------------------------------------------------------------
+import { durationField, durationMs } from '../admin/fields.js';
 
 export const schema = z.object({
   /** One session. */

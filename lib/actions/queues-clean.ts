@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import type { ActionDefinition } from '../admin/action.js';
-import { durationField, durationMs } from './db-terminate.js';
+import { durationField, durationMs } from '../admin/fields.js';
 import { jobSummaries, QUEUE_BUDGET_MS, queueAction, queueName, SAMPLE } from './queues-retry.js';
 
 export const schema = z.object({

@@ -4,12 +4,8 @@ import { audited } from '../admin/audit.js';
 import { generateToken, hashToken, tokenPrefix } from '../admin/tokens.js';
 import { ROLES } from '../auth.js';
 import { OpsbookError } from '../errors.js';
+import { tokenName } from '../admin/fields.js';
 
-/** Token names are what the audit log and the per-token rate limit key on: short, plain, unique while active. */
-export const tokenName = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, . _ - (at most 63, starting with a letter or digit)')
-  .refine((n) => n.toLowerCase() !== 'bootstrap', 'bootstrap is the name of OPSBOOK_ADMIN_TOKEN');
 
 export const schema = z.object({
   name: tokenName,

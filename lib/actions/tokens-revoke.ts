@@ -3,7 +3,7 @@ import type { ActionDefinition } from '../admin/action.js';
 import { audited } from '../admin/audit.js';
 import { OpsbookError } from '../errors.js';
 import { notFound } from '../admin/app-rows.js';
-import { tokenName } from './tokens-create.js';
+import { tokenName } from '../admin/fields.js';
 
 export const schema = z.object({
   name: tokenName.optional().describe('The token\'s name (give this or id).'),
