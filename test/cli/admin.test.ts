@@ -16,7 +16,10 @@ import { startRunner, type Runner } from '../../lib/runner/runner.js';
 import { createTcpRedis } from '../../lib/redis/tcp.js';
 import { closedPort } from '../support/faults.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
-import { REDIS_URL } from '../support/services.js';
+import { redisUrlFor } from '../support/services.js';
+
+/** This file's own Redis database: its rate-limit windows for 127.0.0.1 are its own (see redisUrlFor). */
+const REDIS_URL = redisUrlFor(12);
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const CONFIG = {

@@ -13,3 +13,14 @@ export function pgUrlFor(database: string, user?: string, password?: string): st
   if (password !== undefined) u.password = password;
   return u.toString();
 }
+
+/**
+ * The same Redis, another logical database: for a file whose requests all come from 127.0.0.1 and must
+ * not share its per-address rate-limit windows with files running beside it (the secrets walk sends
+ * hundreds of requests from that address).
+ */
+export function redisUrlFor(db: number): string {
+  const u = new URL(REDIS_URL);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
