@@ -108,9 +108,14 @@ describe('30 simulated days: alerts match the real incidents exactly', () => {
     });
     await new Promise<void>((r) => target.listen(0, '127.0.0.1', () => r()));
     const targetPort = (target.address() as AddressInfo).port;
-    [appDb, payments] = await Promise.all([startProxy(5432), startProxy(targetPort)]);
     // The diagnosed ("app") database is the same Postgres database, reached through a proxy we can cut.
-    process.env[APP_DB_ENV] = store.database!.url.replace(/127\.0\.0\.1:5432/, `127.0.0.1:${appDb.port}`);
+    // Wherever that Postgres is: the system one, or the throwaway cluster the suite starts on a fresh machine.
+    const pgTarget = new URL(store.database!.url);
+    [appDb, payments] = await Promise.all([startProxy(Number(pgTarget.port || 5432), pgTarget.hostname), startProxy(targetPort)]);
+    const appUrl = new URL(pgTarget);
+    appUrl.hostname = '127.0.0.1';
+    appUrl.port = String(appDb.port);
+    process.env[APP_DB_ENV] = appUrl.toString();
     cfg = config(targetPort, payments.port);
     const env = parseEnv({ CRON_SECRET, RESEND_API_KEY: RESEND_KEY, SENTRY_DSN: sentry.dsn, SENTRY_ENVIRONMENT: 'sim', OPSBOOK_DEPENDENCY_TIMEOUT_MS: '2000' });
     deps = await createDeps(env, {
