@@ -1,9 +1,11 @@
 import type { Db, QueryResult, Statement } from '../db/index.js';
 import { ensureSchema } from '../db/schema.js';
+import { LOCKS_SQL, parseLocks } from './pg-locks.js';
 import type { PgAccess, PgCapabilities } from './types.js';
 
 /**
- * What every Postgres check needs to know before choosing its SQL, in one statement. Only catalog
+ * What every Postgres check needs to know before choosing its SQL, in one statement (plus the lock
+ * table, lib/checks/pg-locks.ts, and the previous snapshots, in the same round trip). Only catalog
  * views every role can read: a missing privilege must make checks `skipped`, not break the batch.
  * `shared_preload_libraries` is read through pg_settings, which hides it from unprivileged roles
  * instead of raising an error.
@@ -64,7 +66,8 @@ export function createPgAccess(
     const snapshots = opts.withSnapshots !== false && !opts.previousFrom && (await schemaReady(db));
     roundTrips++;
     const [results, fromStore] = await Promise.all([
-      db.batch(snapshots ? [{ text: CAPS_SQL }, { text: PREVIOUS_SQL }] : [{ text: CAPS_SQL }]),
+      // The lock table rides along: checks read it instead of waiting on a locked relation.
+      db.batch([{ text: CAPS_SQL }, { text: LOCKS_SQL }, ...(snapshots ? [{ text: PREVIOUS_SQL }] : [])]),
       // The store being down must not make the diagnosed database look down: its checks lose only the diff.
       opts.previousFrom?.caps().then((c) => c.previous, () => ({})),
     ]);
@@ -73,7 +76,7 @@ export function createPgAccess(
     const pssInstalled = typeof row.pss_schema === 'string';
     const loaded = preload === undefined ? pssInstalled : preload.split(',').map((s) => s.trim()).includes('pg_stat_statements');
     const previous: PgCapabilities['previous'] = { ...fromStore };
-    for (const r of results[1]?.rows ?? []) {
+    for (const r of results[2]?.rows ?? []) {
       previous[String(r.kind)] = { takenAt: new Date(r.taken_at as string).toISOString(), data: r.data };
     }
     return {
@@ -87,6 +90,7 @@ export function createPgAccess(
       pgStatStatementsSchema: pssInstalled ? String(row.pss_schema) : undefined,
       maxConnections: Number(row.max_connections),
       previous,
+      locks: parseLocks(results[1]?.rows ?? []),
     };
   }
 

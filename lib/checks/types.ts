@@ -3,6 +3,7 @@ import type { Deps } from '../deps.js';
 import type { QueryResult, Statement } from '../db/index.js';
 import type { RedisClient } from '../redis/index.js';
 import type { QueryTextMode } from '../sql/normalize.js';
+import type { LockSnapshot } from './pg-locks.js';
 
 export type { Severity } from '../config/index.js';
 
@@ -59,6 +60,8 @@ export interface PgCapabilities {
   maxConnections: number;
   /** The previous snapshots Opsbook stored, by kind (for diffs: slow queries, queue counts). */
   previous: Record<string, { takenAt: string; data: unknown } | undefined>;
+  /** The lock table as this run found it: who holds and awaits what (lib/checks/pg-locks.ts). */
+  locks: LockSnapshot;
 }
 
 /**

@@ -91,7 +91,7 @@ describe.each(DB_DRIVERS)('postgres activity checks on a quiet database over %s'
     const report = await diagnose(deps, thresholds({ idleInTransactionSeconds: 1, longRunningSeconds: 1 }), { only: ACTIVITY });
     expect(report.byId('postgres.idle-in-transaction')).toMatchObject({ status: 'ok', value: 0 });
     expect(report.byId('postgres.long-running')).toMatchObject({ status: 'ok', value: 0, summary: 'no query has been running longer than 1 s' });
-    expect(report.byId('postgres.blocked')).toMatchObject({ status: 'ok', value: 0, summary: 'no query is waiting on a lock' });
+    expect(report.byId('postgres.blocked')).toMatchObject({ status: 'ok', value: 0, summary: 'no query in this database is waiting on a lock' });
   });
 
   it('every activity, statements and replication check together → at most two Postgres round trips', async () => {

@@ -1,8 +1,9 @@
 import type { PostgresThresholds } from '../../config/index.js';
-import type { QueryResult, Row } from '../../db/index.js';
+import type { QueryResult } from '../../db/index.js';
 import { actionHint, duration, grade, ok, skipped, topN, warn, fail } from '../outcome.js';
 import { displayQueryText, type QueryTextMode } from '../../sql/normalize.js';
 import type { Check, CheckContext, CheckFamily, CheckOutcome, Hint, PgCapabilities, Severity } from '../types.js';
+import { lockKey, lockModeName, lockObject, type LockRow } from '../pg-locks.js';
 
 /**
  * What is happening in the database right now, from pg_stat_activity and pg_locks (PgHero's
@@ -306,39 +307,37 @@ interface BlockedRow extends Record<string, unknown> {
   application: string | null;
   waitingSeconds: number;
   lock: string | null;
+  /** The lock it asked for and what on: "ACCESS SHARE on table public.orders". */
+  waitsFor: string;
+  /** The lock queue it stands in (one per object waited for). */
+  queue: string;
   blockedBy: number[];
   query: string | null;
   blockerState?: string | null;
   blockerQuery?: string | null;
 }
 
+/** One lock queue: the object, who holds it and in which mode, who waits and for which mode. */
+export interface LockQueue extends Record<string, unknown> {
+  object: string;
+  holders: Array<{ pid: number; mode: string }>;
+  waiters: Array<{ pid: number; mode: string }>;
+}
+
 /**
- * Waiting sessions come from pg_locks (visible to every role), their blockers from pg_blocking_pids,
- * called only for sessions that wait, once each. PG14+ gives the lock wait start (pg_locks.waitstart);
- * before that the query start stands in.
+ * The sessions a run's lock snapshot names (caps.locks: read once, in the first round trip), from
+ * pg_stat_activity: who they are, what they run, and whether they are in this database. No second read
+ * of pg_locks, and no call that waits on a lock.
  */
-export function blockedSql(caps: PgCapabilities, topn: number): { text: string; params: unknown[] } {
-  const waitStart = caps.serverVersionNum >= 140_000 ? 'min(waitstart)' : 'NULL::timestamptz';
+function sessionsSql(pidList: number[]): { text: string; params: unknown[] } {
   return {
-    text: `WITH w AS MATERIALIZED (
-  SELECT a.pid, a.usename, a.application_name, a.wait_event_type, a.wait_event, a.query,
-    COALESCE(l.waitstart, a.query_start) AS since, pg_blocking_pids(a.pid) AS blockers
-  FROM (SELECT pid, ${waitStart} AS waitstart FROM pg_locks WHERE NOT granted GROUP BY pid) l
-  JOIN pg_stat_activity a ON a.pid = l.pid
-  WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
-), b AS (
-  SELECT *, row_number() OVER (ORDER BY since NULLS LAST, pid) AS rank FROM w WHERE cardinality(blockers) > 0
-)
-SELECT 'blocked' AS kind, pid, usename, application_name, NULL::text AS state,
-  wait_event_type, wait_event, extract(epoch FROM now() - since)::float8 AS wait_s, blockers,
-  CASE WHEN rank <= $1::int THEN left(query, ${QUERY_CHARS}) END AS query
-FROM b
-UNION ALL
-SELECT 'blocker', a.pid, a.usename, a.application_name, a.state, a.wait_event_type, a.wait_event,
-  extract(epoch FROM now() - COALESCE(a.xact_start, a.query_start))::float8, NULL::int[], left(a.query, ${QUERY_CHARS})
-FROM pg_stat_activity a
-WHERE a.pid IN (SELECT unnest(blockers) FROM b)`,
-    params: [topn],
+    text: `SELECT a.pid, a.usename, a.application_name, a.state, a.wait_event_type, a.wait_event,
+  a.datname = current_database() AS here, extract(epoch FROM now())::float8 AS now_s,
+  extract(epoch FROM now() - a.query_start)::float8 AS query_s,
+  extract(epoch FROM now() - COALESCE(a.xact_start, a.query_start))::float8 AS xact_s,
+  left(a.query, ${QUERY_CHARS}) AS query
+FROM pg_stat_activity a WHERE a.pid = ANY ($1::text::int[])`,
+    params: [`{${pidList.join(',')}}`],
   };
 }
 
@@ -368,57 +367,96 @@ export function rootBlockers(blocked: Array<{ pid: number; blockedBy: number[] }
   return [...counts].map(([pid, blocks]) => ({ pid, blocks })).sort((x, y) => y.blocks - x.blocks || x.pid - y.pid);
 }
 
-const pids = (v: unknown): number[] => (Array.isArray(v) ? v.map(num) : typeof v === 'string' ? v.replace(/[{}]/g, '').split(',').filter(Boolean).map(Number) : []);
+/**
+ * Waiters grouped by the object they wait for, each queue with its holders: largest queue first. A
+ * holder is a session holding a granted lock on that object; one that blocks only by standing earlier
+ * in the queue (a migration waiting for ACCESS EXCLUSIVE) shows among the waiters.
+ */
+export function lockQueues(waits: LockRow[], held: LockRow[]): LockQueue[] {
+  const queues = new Map<string, LockQueue>();
+  for (const w of waits) {
+    const key = lockKey(w);
+    let q = queues.get(key);
+    if (!q) {
+      q = { object: lockObject(w), holders: [], waiters: [] };
+      for (const h of held) if (lockKey(h) === key && h.pid !== null) q.holders.push({ pid: h.pid, mode: lockModeName(h.mode) });
+      queues.set(key, q);
+    }
+    if (w.pid !== null) q.waiters.push({ pid: w.pid, mode: lockModeName(w.mode) });
+  }
+  return [...queues.values()].sort((a, b) => b.waiters.length - a.waiters.length || a.object.localeCompare(b.object));
+}
 
 async function blocked(ctx: CheckContext, t: PostgresThresholds): Promise<CheckOutcome> {
   const caps = await ctx.pg.caps();
   const old = unsupportedVersion(caps);
   if (old) return old;
-  const [res] = await ctx.pg.batch([blockedSql(caps, t.topN + 1)]);
+  const waits = caps.locks.waits.filter((w) => w.pid !== null && w.blockers.length > 0);
+  if (waits.length === 0) return ok('no query in this database is waiting on a lock', { value: 0, unit: 'queries' });
+  const involved = new Set<number>();
+  for (const w of waits) {
+    involved.add(w.pid!);
+    for (const b of w.blockers) involved.add(b);
+  }
+  const [res] = await ctx.pg.batch([sessionsSql([...involved].filter((p) => p > 0).sort((a, b) => a - b))]);
   return evaluateBlocked(res!, caps, t, ctx.queryText);
 }
 
 function evaluateBlocked(res: QueryResult, caps: PgCapabilities, t: PostgresThresholds, queryText: QueryTextMode | undefined): CheckOutcome {
-  const rows: Row[] = res.rows;
-  const blockers = new Map(rows.filter((r) => r.kind === 'blocker').map((r) => [num(r.pid), r]));
-  const waitSeconds = new Map<number, number>();
-  const waiting: BlockedRow[] = rows
-    .filter((r) => r.kind === 'blocked')
-    .map((r) => {
-      waitSeconds.set(num(r.pid), num(r.wait_s));
+  const sessions = new Map(res.rows.map((r) => [num(r.pid), r]));
+  // This database's sessions only, like idle-in-transaction and long-running: one scope per page.
+  const waits = caps.locks.waits.filter((w) => w.pid !== null && w.blockers.length > 0 && sessions.get(w.pid)?.here === true);
+  if (waits.length === 0) return ok('no query in this database is waiting on a lock', { value: 0, unit: 'queries' });
+  const queues = lockQueues(waits, caps.locks.held);
+  const queueOf = new Map<number, LockQueue>();
+  for (const q of queues) for (const w of q.waiters) queueOf.set(w.pid, q);
+  const waitSeconds = (w: LockRow): number => {
+    const s = sessions.get(w.pid!)!;
+    return w.waitStart !== null ? Math.max(0, num(s.now_s) - w.waitStart) : num(s.query_s);
+  };
+  const waiting: BlockedRow[] = waits
+    .map((w) => {
+      const s = sessions.get(w.pid!)!;
       return {
-        pid: num(r.pid),
-        user: str(r.usename),
-        application: str(r.application_name),
-        waitingSeconds: Math.round(num(r.wait_s)),
-        lock: r.wait_event_type ? `${String(r.wait_event_type)}: ${String(r.wait_event ?? '')}` : null,
-        blockedBy: pids(r.blockers),
-        query: shownQuery(r.query, queryText),
+        pid: w.pid!,
+        user: str(s.usename),
+        application: str(s.application_name),
+        waitingSeconds: Math.round(waitSeconds(w)),
+        lock: s.wait_event_type ? `${String(s.wait_event_type)}: ${String(s.wait_event ?? '')}` : null,
+        waitsFor: `${lockModeName(w.mode)} on ${lockObject(w)}`,
+        queue: queueOf.get(w.pid!)?.object ?? lockObject(w),
+        blockedBy: w.blockers,
+        query: shownQuery(s.query, queryText),
       };
     })
     .sort((a, b) => b.waitingSeconds - a.waitingSeconds || a.pid - b.pid);
-  if (waiting.length === 0) return ok('no query is waiting on a lock', { value: 0, unit: 'queries' });
 
   for (const w of waiting) {
-    const first = blockers.get(w.blockedBy[0] ?? -1);
+    const first = sessions.get(w.blockedBy[0] ?? -1);
     w.blockerState = first ? str(first.state) : null;
     w.blockerQuery = first ? shownQuery(first.query, queryText) : null;
   }
-  const longest = Math.max(...waitSeconds.values());
+  const longest = Math.max(...waits.map(waitSeconds));
   const root = rootBlockers(waiting)[0]!;
-  const rootRow = blockers.get(root.pid);
+  const rootRow = sessions.get(root.pid);
   const about = rootRow
-    ? [str(rootRow.usename), str(rootRow.application_name), str(rootRow.state), num(rootRow.wait_s) > 0 ? `transaction open ${duration(num(rootRow.wait_s))}` : null]
+    ? [str(rootRow.usename), str(rootRow.application_name), str(rootRow.state), num(rootRow.xact_s) > 0 ? `transaction open ${duration(num(rootRow.xact_s))}` : null]
     : [];
   // A prepared transaction (PREPARE TRANSACTION) holds its locks with no session: pid 0.
   const prepared = root.pid === 0;
   const rootDesc = prepared ? 'a prepared transaction' : `session ${root.pid}${about.some(Boolean) ? ` (${about.filter(Boolean).join(', ')})` : ''}`;
-  const hidden = !caps.canMonitor && rows.some((r) => r.query === '<insufficient privilege>');
+  // What the root holds that others wait for: the object and both modes, from the lock snapshot.
+  const rootQueue = queues.find((q) => q.holders.some((h) => h.pid === root.pid));
+  const holds = rootQueue
+    ? ` holds ${rootQueue.holders.find((h) => h.pid === root.pid)!.mode} on ${rootQueue.object}` +
+      ` (${plural(rootQueue.waiters.length, 'session')} waiting for ${[...new Set(rootQueue.waiters.map((w) => w.mode))].join(' / ')}) and`
+    : '';
+  const hidden = !caps.canMonitor && res.rows.some((r) => r.query === '<insufficient privilege>');
   const status = longest > t.longRunningSeconds ? 'fail' : 'warn';
   const summary =
-    `${plural(waiting.length, 'query', 'queries')} waiting on locks, the longest for ${duration(longest)}` +
+    `${plural(waiting.length, 'query', 'queries')} waiting on locks in ${plural(queues.length, 'queue')}, the longest for ${duration(longest)}` +
     (status === 'fail' ? ` (over ${secs(t.longRunningSeconds)})` : '') +
-    `; ${rootDesc} blocks ${waiting.length === 1 ? 'it' : root.blocks === waiting.length ? 'all of them' : `${root.blocks} of them`}` +
+    `; ${rootDesc}${holds} blocks ${waiting.length === 1 ? 'it' : root.blocks === waiting.length ? 'all of them' : `${root.blocks} of them`}` +
     (hidden ? '; other roles\' queries are hidden without pg_monitor' : '');
   const extra: Partial<CheckOutcome> = {
     value: waiting.length,
@@ -427,7 +465,7 @@ function evaluateBlocked(res: QueryResult, caps: PgCapabilities, t: PostgresThre
     hint: prepared
       ? { text: 'A prepared transaction holds the lock: find it in pg_prepared_xacts and COMMIT PREPARED or ROLLBACK PREPARED it.' }
       : actionHint(
-          `Session ${root.pid} is at the head of the lock queue: end its transaction, or terminate it if its work can be lost ` +
+          `Session ${root.pid} is at the head of the lock queue${root.blocks > 1 ? ` and holds up ${root.blocks} sessions` : ''}: end its transaction, or terminate it if its work can be lost ` +
             '(the app should retry). Keep migrations short and run them with a lock_timeout.' +
             (hidden ? ` ${grantMonitorFix(caps)} to see other roles' queries.` : ''),
           TERMINATE_PATH,

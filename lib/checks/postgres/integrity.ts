@@ -2,6 +2,7 @@ import type { Check, CheckContext, CheckFamily, CheckOutcome } from '../types.js
 import { postgresChecks } from './check.js';
 import type { QueryResult, Row } from '../../db/index.js';
 import { actionHint, bytes, fail, ok, skipped, warn } from '../outcome.js';
+import { lockedNote, lockedOidsParam, type LockSnapshot } from '../pg-locks.js';
 
 /**
  * Postgres integrity diagnostics: transaction ID wraparound, sequences near overflow, invalid indexes and
@@ -9,7 +10,10 @@ import { actionHint, bytes, fail, ok, skipped, warn } from '../outcome.js';
  *
  * Cost: every check awaits the shared `caps()` and then makes exactly one `batch()` call, synchronously,
  * so all Postgres checks of a run share one round trip. Relation-opening functions (pg_relation_size,
- * pg_get_indexdef…) run only on the bounded rows that are shown; ranking uses catalog columns.
+ * pg_get_indexdef…) run only on the bounded rows that are shown; ranking uses catalog columns. They are
+ * skipped for a relation the run's lock snapshot shows under ACCESS EXCLUSIVE (they would queue behind
+ * the migration holding it): the row then says "locked by pid N" instead of a definition or a size, and
+ * comparisons use the stored expression trees, which need no lock.
  */
 
 const MAINTENANCE_PATH = '/api/admin/db/maintenance';
@@ -44,6 +48,23 @@ const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(
 const iso = (epoch: unknown): string | null => (epoch === null || epoch === undefined ? null : new Date(Number(epoch) * 1000).toISOString());
 const rowsOf = (results: QueryResult[], i = 0): Row[] => results[i]?.rows ?? [];
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * A definition or size that was not read because the relation is locked: the value, or null with the
+ * reason beside it. `oids` are the relations whose lock would have made the read wait, in order.
+ */
+function lockAware(locks: LockSnapshot, value: unknown, oids: unknown[]): { value: string | null; note?: string } {
+  if (value !== null && value !== undefined) return { value: String(value) };
+  for (const oid of oids) {
+    if (oid === null || oid === undefined) continue;
+    const note = lockedNote(locks, Number(oid));
+    if (note) return { value: null, note: `unknown: ${note}` };
+  }
+  return { value: null };
+}
+
+/** An expression tree as stored (pg_node_tree) minus parse positions: equal trees are equal expressions. */
+const TREE = (col: string) => `regexp_replace(${col}::text, ' :location -?[0-9]+', '', 'g')`;
 
 function thresholds(ctx: CheckContext) {
   return ctx.config.checks.postgres.thresholds;
@@ -189,7 +210,9 @@ const SEQUENCES_SQL = `WITH feeds AS (
   LIMIT $2::int
 ), valued AS (
   -- An unlogged sequence has no value on a standby (older minor releases raise an error there).
-  SELECT r.*, CASE WHEN can_read AND NOT (unlogged AND pg_is_in_recovery()) THEN pg_sequence_last_value(seqrelid::regclass) END AS last_value
+  -- A sequence under ACCESS EXCLUSIVE (ALTER SEQUENCE, DROP) would make the read wait: left unread.
+  SELECT r.*, CASE WHEN can_read AND NOT (unlogged AND pg_is_in_recovery()) AND NOT seqrelid = ANY ($4::text::oid[])
+                   THEN pg_sequence_last_value(seqrelid::regclass) END AS last_value
   FROM readable r
 ), graded AS (
   SELECT v.*, CASE WHEN last_value IS NULL THEN NULL ELSE round(100 * GREATEST(last_value::numeric / NULLIF(lim, 0), 0), 2)::float8 END AS used_pct
@@ -215,7 +238,7 @@ const sequences: Check['run'] = async (ctx) => {
   const t = thresholds(ctx);
   const caps = await ctx.pg.caps();
   const rows = rowsOf(
-    await ctx.pg.batch([{ text: SEQUENCES_SQL, params: [t.topN, SEQUENCE_READ_LIMIT, t.sequenceWarnPct] }]),
+    await ctx.pg.batch([{ text: SEQUENCES_SQL, params: [t.topN, SEQUENCE_READ_LIMIT, t.sequenceWarnPct, lockedOidsParam(caps.locks)] }]),
   );
   const head = rows[0] ?? {};
   const total = num(head.total);
@@ -285,7 +308,7 @@ const sequences: Check['run'] = async (ctx) => {
 
 /** Invalid indexes (a failed CREATE INDEX / REINDEX CONCURRENTLY), including leftovers on TOAST tables. */
 const INVALID_INDEXES_SQL = `WITH bad AS (
-  SELECT x.indexrelid, x.indrelid, x.indisunique, n.nspname, ci.relname,
+  SELECT x.indexrelid, x.indrelid, x.indisunique, n.nspname, ci.relname, owner.oid AS owner_oid,
          COALESCE(owner_ns.nspname, n.nspname) AS table_ns, COALESCE(owner.relname, ct.relname) AS table_name
   FROM pg_index x
   JOIN pg_class ci ON ci.oid = x.indexrelid
@@ -298,7 +321,10 @@ const INVALID_INDEXES_SQL = `WITH bad AS (
   SELECT *, (count(*) OVER ())::int AS total FROM bad ORDER BY nspname, relname LIMIT $1::int
 )
 SELECT format('%I.%I', nspname, relname) AS index, format('%I.%I', table_ns, table_name) AS "table", indisunique AS is_unique,
-       pg_get_indexdef(indexrelid) AS definition, pg_relation_size(indexrelid)::float8 AS bytes,
+       indexrelid::int8 AS index_oid, indrelid::int8 AS table_oid, owner_oid::int8 AS owner_oid,
+       CASE WHEN NOT (indexrelid = ANY ($2::text::oid[]) OR indrelid = ANY ($2::text::oid[]) OR COALESCE(owner_oid = ANY ($2::text::oid[]), false))
+            THEN pg_get_indexdef(indexrelid) END AS definition,
+       CASE WHEN NOT indexrelid = ANY ($2::text::oid[]) THEN pg_relation_size(indexrelid)::float8 END AS bytes,
        EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = shown.indexrelid) AS being_built,
        total
 FROM shown ORDER BY nspname, relname`;
@@ -306,17 +332,23 @@ FROM shown ORDER BY nspname, relname`;
 const invalidIndexes: Check['run'] = async (ctx) => {
   const t = thresholds(ctx);
   const caps = await ctx.pg.caps();
-  const rows = rowsOf(await ctx.pg.batch([{ text: INVALID_INDEXES_SQL, params: [t.topN] }]));
+  const rows = rowsOf(await ctx.pg.batch([{ text: INVALID_INDEXES_SQL, params: [t.topN, lockedOidsParam(caps.locks)] }]));
   const total = num(rows[0]?.total);
   if (total === 0) return ok('no invalid index', { value: 0, unit: 'indexes' });
-  const details = rows.map((r) => ({
-    index: String(r.index),
-    table: String(r.table),
-    unique: r.is_unique === true,
-    bytes: num(r.bytes),
-    beingBuilt: r.being_built === true,
-    definition: String(r.definition),
-  }));
+  const details = rows.map((r) => {
+    const def = lockAware(caps.locks, r.definition, [r.table_oid, r.owner_oid, r.index_oid]);
+    const size = lockAware(caps.locks, r.bytes, [r.index_oid]);
+    return {
+      index: String(r.index),
+      table: String(r.table),
+      unique: r.is_unique === true,
+      bytes: size.value === null ? null : num(size.value),
+      ...(size.note ? { sizeUnknown: `size ${size.note}` } : {}),
+      beingBuilt: r.being_built === true,
+      definition: def.value,
+      ...(def.note ? { definitionUnknown: `definition ${def.note}` } : {}),
+    };
+  });
   const broken = details.filter((d) => !d.beingBuilt);
   if (broken.length === 0 && total === details.length) {
     return ok(`${plural(total, 'index', 'indexes')} being built concurrently right now (invalid until done)`, { value: 0, unit: 'indexes', details });
@@ -344,7 +376,9 @@ const invalidIndexes: Check['run'] = async (ctx) => {
 const INVALID_CONSTRAINTS_SQL = `SELECT con.conname, con.contype::text AS contype,
        CASE WHEN con.conrelid <> 0 THEN format('%I.%I', n.nspname, c.relname) END AS "table",
        CASE WHEN con.contypid <> 0 THEN format('%I.%I', tn.nspname, ty.typname) END AS domain,
-       pg_get_constraintdef(con.oid) AS definition,
+       -- Deparsing opens the table: not while another session holds it under ACCESS EXCLUSIVE.
+       CASE WHEN NOT COALESCE(con.conrelid = ANY ($2::text::oid[]), false) THEN pg_get_constraintdef(con.oid) END AS definition,
+       con.conrelid::int8 AS table_oid,
        (count(*) OVER ())::int AS total
 FROM pg_constraint con
 LEFT JOIN pg_class c ON c.oid = con.conrelid
@@ -359,20 +393,22 @@ const CONSTRAINT_KINDS: Record<string, string> = { c: 'check', f: 'foreign key',
 
 const invalidConstraints: Check['run'] = async (ctx) => {
   const t = thresholds(ctx);
-  await ctx.pg.caps();
-  const rows = rowsOf(await ctx.pg.batch([{ text: INVALID_CONSTRAINTS_SQL, params: [t.topN] }]));
+  const caps = await ctx.pg.caps();
+  const rows = rowsOf(await ctx.pg.batch([{ text: INVALID_CONSTRAINTS_SQL, params: [t.topN, lockedOidsParam(caps.locks)] }]));
   const total = num(rows[0]?.total);
   if (total === 0) return ok('no NOT VALID constraint', { value: 0, unit: 'constraints' });
   const quoteIdent = (s: string) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : `"${s.replace(/"/g, '""')}"`);
   const details = rows.map((r) => {
     const on = r.table ? `TABLE ${String(r.table)}` : `DOMAIN ${String(r.domain)}`;
+    const def = lockAware(caps.locks, r.definition, [r.table_oid]);
     return {
       constraint: String(r.conname),
       kind: CONSTRAINT_KINDS[String(r.contype)] ?? String(r.contype),
       /** The table, or the domain for a domain constraint. */
       on: r.table ? String(r.table) : String(r.domain),
       onDomain: !r.table,
-      definition: String(r.definition),
+      definition: def.value,
+      ...(def.note ? { definitionUnknown: `definition ${def.note}` } : {}),
       sql: `ALTER ${on} VALIDATE CONSTRAINT ${quoteIdent(String(r.conname))};`,
     };
   });
@@ -434,16 +470,17 @@ const DUPLICATE_INDEXES_SQL = `WITH idx AS (
          c.indexprs AS c_indexprs, c.indpred AS c_indpred
   FROM candidates k JOIN idx u ON u.indexrelid = k.u_oid JOIN idx c ON c.indexrelid = k.c_oid
 ), pairs AS (
-  SELECT DISTINCT ON (indexrelid) indexrelid AS u_oid, c_oid, nspname, relname AS u_name, c_name, table_name, relpages, c_constrains
+  SELECT DISTINCT ON (indexrelid) indexrelid AS u_oid, c_oid, indrelid, nspname, relname AS u_name, c_name, table_name, relpages, c_constrains
   FROM compared
   WHERE (string_to_array(c_indclass::text, ' '))[1:n] = string_to_array(indclass::text, ' ')
     AND (string_to_array(c_indcollation::text, ' '))[1:n] = string_to_array(indcollation::text, ' ')
     AND (string_to_array(c_indoption::text, ' '))[1:n] = string_to_array(indoption::text, ' ')
     AND c_cols @> u_cols[n + 1:indnatts]
+    -- Stored trees, not deparsed text: pg_get_expr opens the table, and waits while a migration holds it.
     AND CASE WHEN indexprs IS NULL OR c_indexprs IS NULL THEN indexprs IS NULL AND c_indexprs IS NULL
-             ELSE pg_get_expr(indexprs, indrelid) = pg_get_expr(c_indexprs, indrelid) END
+             ELSE ${TREE('indexprs')} = ${TREE('c_indexprs')} END
     AND CASE WHEN indpred IS NULL OR c_indpred IS NULL THEN indpred IS NULL AND c_indpred IS NULL
-             ELSE pg_get_expr(indpred, indrelid) = pg_get_expr(c_indpred, indrelid) END
+             ELSE ${TREE('indpred')} = ${TREE('c_indpred')} END
     -- Identical non-unique indexes cover each other: report only the later name.
     AND NOT (NOT c_constrains AND c_key_text = key_text AND c_cols[c_n + 1:c_natts] = u_cols[n + 1:indnatts] AND c_name > relname)
   ORDER BY indexrelid, c_constrains DESC, c_n, c_name
@@ -451,28 +488,39 @@ const DUPLICATE_INDEXES_SQL = `WITH idx AS (
   SELECT *, (count(*) OVER ())::int AS total FROM pairs ORDER BY relpages DESC, nspname, table_name, u_name LIMIT $1::int
 )
 SELECT format('%I.%I', nspname, u_name) AS unneeded, format('%I.%I', nspname, c_name) AS covering, format('%I.%I', nspname, table_name) AS "table",
-       pg_get_indexdef(u_oid) AS unneeded_definition, pg_get_indexdef(c_oid) AS covering_definition,
-       pg_relation_size(u_oid)::float8 AS unneeded_bytes, pg_relation_size(c_oid)::float8 AS covering_bytes, c_constrains AS c_unique, total
+       u_oid::int8 AS u_oid, c_oid::int8 AS c_oid, indrelid::int8 AS table_oid,
+       CASE WHEN NOT (indrelid = ANY ($2::text::oid[]) OR u_oid = ANY ($2::text::oid[])) THEN pg_get_indexdef(u_oid) END AS unneeded_definition,
+       CASE WHEN NOT (indrelid = ANY ($2::text::oid[]) OR c_oid = ANY ($2::text::oid[])) THEN pg_get_indexdef(c_oid) END AS covering_definition,
+       CASE WHEN NOT u_oid = ANY ($2::text::oid[]) THEN pg_relation_size(u_oid)::float8 END AS unneeded_bytes,
+       CASE WHEN NOT c_oid = ANY ($2::text::oid[]) THEN pg_relation_size(c_oid)::float8 END AS covering_bytes, c_constrains AS c_unique, total
 FROM shown ORDER BY relpages DESC, nspname, table_name, u_name`;
 
 const duplicateIndexes: Check['run'] = async (ctx) => {
   const t = thresholds(ctx);
-  await ctx.pg.caps();
-  const rows = rowsOf(await ctx.pg.batch([{ text: DUPLICATE_INDEXES_SQL, params: [t.topN] }]));
+  const caps = await ctx.pg.caps();
+  const rows = rowsOf(await ctx.pg.batch([{ text: DUPLICATE_INDEXES_SQL, params: [t.topN, lockedOidsParam(caps.locks)] }]));
   const total = num(rows[0]?.total);
   if (total === 0) return ok('no duplicate index', { value: 0, unit: 'indexes' });
-  const details = rows.map((r) => ({
-    unneeded: String(r.unneeded),
-    unneededBytes: num(r.unneeded_bytes),
-    coveredBy: String(r.covering),
-    coveringBytes: num(r.covering_bytes),
-    table: String(r.table),
-    unneededDefinition: String(r.unneeded_definition),
-    coveringDefinition: String(r.covering_definition),
-    sql: `DROP INDEX CONCURRENTLY ${String(r.unneeded)};`,
-  }));
+  const details = rows.map((r) => {
+    const uDef = lockAware(caps.locks, r.unneeded_definition, [r.table_oid, r.u_oid]);
+    const cDef = lockAware(caps.locks, r.covering_definition, [r.table_oid, r.c_oid]);
+    const uSize = lockAware(caps.locks, r.unneeded_bytes, [r.u_oid]);
+    const cSize = lockAware(caps.locks, r.covering_bytes, [r.c_oid]);
+    const notes = [uDef.note, cDef.note, uSize.note, cSize.note].filter(Boolean);
+    return {
+      unneeded: String(r.unneeded),
+      unneededBytes: uSize.value === null ? null : num(uSize.value),
+      coveredBy: String(r.covering),
+      coveringBytes: cSize.value === null ? null : num(cSize.value),
+      table: String(r.table),
+      unneededDefinition: uDef.value,
+      coveringDefinition: cDef.value,
+      ...(notes.length ? { definitionUnknown: `definitions and sizes ${notes[0]}` } : {}),
+      sql: `DROP INDEX CONCURRENTLY ${String(r.unneeded)};`,
+    };
+  });
   const first = details[0]!;
-  const wasted = details.reduce((s, d) => s + d.unneededBytes, 0);
+  const wasted = details.reduce((s, d) => s + (d.unneededBytes ?? 0), 0);
   return warn(
     `${plural(total, 'duplicate index', 'duplicate indexes')} (${bytes(wasted)}${total > details.length ? ' shown' : ''}): ${first.unneeded} is covered by ${first.coveredBy}`,
     {
@@ -497,7 +545,7 @@ const duplicateIndexes: Check['run'] = async (ctx) => {
  * primary key, exclusion) and invalid ones (reported separately). Exact sizes for the rows shown.
  */
 const UNUSED_INDEXES_SQL = `WITH unused AS (
-  SELECT x.indexrelid, n.nspname, ci.relname, ct.relname AS table_name, ci.relpages::float8 * current_setting('block_size')::float8 AS est_bytes
+  SELECT x.indexrelid, x.indrelid, n.nspname, ci.relname, ct.relname AS table_name, ci.relpages::float8 * current_setting('block_size')::float8 AS est_bytes
   FROM pg_index x
   JOIN pg_class ci ON ci.oid = x.indexrelid
   JOIN pg_class ct ON ct.oid = x.indrelid
@@ -512,18 +560,22 @@ const UNUSED_INDEXES_SQL = `WITH unused AS (
          extract(epoch FROM pg_postmaster_start_time())::float8 AS started
   FROM unused
 )
-SELECT agg.*, top.index, top.table_name, top.bytes, top.definition
+SELECT agg.*, top.index, top.table_name, top.bytes, top.est_bytes, top.definition, top.index_oid, top.table_oid
 FROM agg LEFT JOIN LATERAL (
   SELECT format('%I.%I', nspname, relname) AS index, format('%I.%I', nspname, table_name) AS table_name,
-         pg_relation_size(indexrelid)::float8 AS bytes, pg_get_indexdef(indexrelid) AS definition
+         indexrelid::int8 AS index_oid, indrelid::int8 AS table_oid, est_bytes,
+         CASE WHEN NOT indexrelid = ANY ($3::text::oid[]) THEN pg_relation_size(indexrelid)::float8 END AS bytes,
+         CASE WHEN NOT (indexrelid = ANY ($3::text::oid[]) OR indrelid = ANY ($3::text::oid[])) THEN pg_get_indexdef(indexrelid) END AS definition
   FROM (SELECT * FROM unused ORDER BY est_bytes DESC, nspname, relname LIMIT $1::int) s
 ) top ON true
-ORDER BY top.bytes DESC NULLS LAST, top.index`;
+ORDER BY COALESCE(top.bytes, top.est_bytes) DESC NULLS LAST, top.index`;
 
 const unusedIndexes: Check['run'] = async (ctx, now) => {
   const t = thresholds(ctx);
-  await ctx.pg.caps();
-  const rows = rowsOf(await ctx.pg.batch([{ text: UNUSED_INDEXES_SQL, params: [t.topN, t.unusedIndexMinBytes] }]));
+  const caps = await ctx.pg.caps();
+  const rows = rowsOf(
+    await ctx.pg.batch([{ text: UNUSED_INDEXES_SQL, params: [t.topN, t.unusedIndexMinBytes, lockedOidsParam(caps.locks)] }]),
+  );
   const head = rows[0] ?? {};
   const total = num(head.total);
   const resetAt = iso(head.stats_reset);
@@ -535,17 +587,23 @@ const unusedIndexes: Check['run'] = async (ctx, now) => {
   if (total === 0) return ok(`no unused index of ${bytes(t.unusedIndexMinBytes)} or more: every one was scanned ${since}`, { value: 0, unit: 'indexes' });
   const details = rows
     .filter((r) => r.index !== null && r.index !== undefined)
-    .map((r) => ({
-      index: String(r.index),
-      table: String(r.table_name),
-      bytes: num(r.bytes),
-      scans: 0,
-      definition: String(r.definition),
-      sql: `DROP INDEX CONCURRENTLY ${String(r.index)};`,
-    }));
+    .map((r) => {
+      const def = lockAware(caps.locks, r.definition, [r.table_oid, r.index_oid]);
+      const size = lockAware(caps.locks, r.bytes, [r.index_oid]);
+      return {
+        index: String(r.index),
+        table: String(r.table_name),
+        bytes: size.value === null ? null : num(size.value),
+        ...(size.note ? { estimatedBytes: num(r.est_bytes), sizeUnknown: `size ${size.note}` } : {}),
+        scans: 0,
+        definition: def.value,
+        ...(def.note ? { definitionUnknown: `definition ${def.note}` } : {}),
+        sql: `DROP INDEX CONCURRENTLY ${String(r.index)};`,
+      };
+    });
   const first = details[0]!;
   return warn(
-    `${plural(total, 'unused index', 'unused indexes')} (about ${bytes(num(head.total_est_bytes))}): no scans ${since}${young}; largest ${first.index} ${bytes(first.bytes)}`,
+    `${plural(total, 'unused index', 'unused indexes')} (about ${bytes(num(head.total_est_bytes))}): no scans ${since}${young}; largest ${first.index} ${first.bytes === null ? `about ${bytes(num(first.estimatedBytes))} (${first.sizeUnknown})` : bytes(first.bytes)}`,
     {
       value: total,
       unit: 'indexes',

@@ -2,6 +2,7 @@ import type { Check, CheckContext, CheckFamily, CheckOutcome, CheckStatus } from
 import { postgresChecks } from './check.js';
 import type { QueryResult, Row } from '../../db/index.js';
 import { actionHint, bytes, ok, skipped, warn } from '../outcome.js';
+import { lockedNote, lockedOidsParam } from '../pg-locks.js';
 
 /**
  * Postgres storage diagnostics (runbook 001: "weekly ANALYZE / VACUUM ANALYZE; table sizes, bloat"):
@@ -163,8 +164,9 @@ const databaseSize: Check['run'] = async (ctx, now) => {
  * most live rows by the statistics; exact sizes are measured only for those.
  */
 const LARGEST_TABLES_SQL = `WITH t AS (
-  SELECT c.oid, n.nspname, c.relname, c.reltuples,
-         (c.relpages::float8 + COALESCE(tc.relpages, 0) + COALESCE(ix.pages, 0)) AS est_pages
+  SELECT c.oid, n.nspname, c.relname, c.reltuples, c.reltoastrelid AS toast_oid,
+         (c.relpages::float8 + COALESCE(tc.relpages, 0) + COALESCE(ix.pages, 0)) AS est_pages,
+         (c.relpages::float8 + COALESCE(tc.relpages, 0)) AS est_table_pages
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_class tc ON tc.oid = c.reltoastrelid
@@ -175,40 +177,73 @@ const LARGEST_TABLES_SQL = `WITH t AS (
   (SELECT oid FROM t ORDER BY est_pages DESC LIMIT $2::int)
   UNION
   (SELECT oid FROM t WHERE reltuples < 0 ORDER BY pg_stat_get_live_tuples(oid) DESC LIMIT $2::int)
+), locked AS (
+  SELECT cand.oid, (SELECT min(o) FROM unnest($3::text::oid[]) AS o
+                    WHERE o = cand.oid OR o = t.toast_oid OR o IN (SELECT indexrelid FROM pg_index WHERE indrelid = cand.oid)) AS locked_oid
+  FROM cand JOIN t ON t.oid = cand.oid
 ), sized AS (
-  SELECT t.oid, t.nspname, t.relname, t.reltuples,
-         pg_total_relation_size(t.oid)::float8 AS total_bytes,
-         pg_table_size(t.oid)::float8 AS table_bytes
-  FROM t JOIN cand ON cand.oid = t.oid
+  -- Measuring opens the table, its TOAST table and its indexes: one that is locked would make this wait,
+  -- so its size is the catalog's estimate instead (relpages × block size) and the row says why.
+  SELECT t.oid, t.nspname, t.relname, t.reltuples, l.locked_oid,
+         CASE WHEN l.locked_oid IS NULL THEN pg_total_relation_size(t.oid)::float8 END AS total_bytes,
+         CASE WHEN l.locked_oid IS NULL THEN pg_table_size(t.oid)::float8 END AS table_bytes,
+         t.est_pages * current_setting('block_size')::float8 AS est_total_bytes,
+         t.est_table_pages * current_setting('block_size')::float8 AS est_table_bytes
+  FROM t JOIN locked l ON l.oid = t.oid
 )
 SELECT format('%I.%I', nspname, relname) AS "table", total_bytes, table_bytes,
-       (total_bytes - table_bytes)::float8 AS index_bytes,
+       (total_bytes - table_bytes)::float8 AS index_bytes, est_total_bytes, est_table_bytes, locked_oid::int8 AS locked_oid,
        (CASE WHEN reltuples < 0 THEN pg_stat_get_live_tuples(oid) ELSE reltuples END)::float8 AS rows,
        (SELECT count(*) FROM t)::int AS total_tables
 FROM sized
-ORDER BY total_bytes DESC NULLS LAST, 1
+ORDER BY COALESCE(total_bytes, est_total_bytes) DESC NULLS LAST, 1
 LIMIT $1::int`;
 
 const largestTables: Check['run'] = async (ctx) => {
   const t = thresholds(ctx);
   await ctx.pg.caps();
-  const rows = rowsOf(await ctx.pg.batch([{ text: LARGEST_TABLES_SQL, params: [t.topN, t.topN * CANDIDATE_FACTOR] }]));
-  const details = rows.map((r) => ({
-    table: String(r.table),
-    totalBytes: num(r.total_bytes),
-    tableBytes: num(r.table_bytes),
-    indexBytes: num(r.index_bytes),
-    rowsEstimate: Math.round(num(r.rows)),
-  }));
+  const caps = await ctx.pg.caps();
+  const rows = rowsOf(
+    await ctx.pg.batch([{ text: LARGEST_TABLES_SQL, params: [t.topN, t.topN * CANDIDATE_FACTOR, lockedOidsParam(caps.locks)] }]),
+  );
+  const details = rows.map((r) => {
+    const note = r.locked_oid === null || r.locked_oid === undefined ? undefined : lockedNote(caps.locks, num(r.locked_oid));
+    if (note) {
+      return {
+        table: String(r.table),
+        totalBytes: null,
+        tableBytes: null,
+        indexBytes: null,
+        estimatedTotalBytes: num(r.est_total_bytes),
+        estimatedTableBytes: num(r.est_table_bytes),
+        rowsEstimate: Math.round(num(r.rows)),
+        sizeUnknown: `size unknown: ${note}`,
+      };
+    }
+    return {
+      table: String(r.table),
+      totalBytes: num(r.total_bytes),
+      tableBytes: num(r.table_bytes),
+      indexBytes: num(r.index_bytes),
+      rowsEstimate: Math.round(num(r.rows)),
+    };
+  });
+  // Trends take measured sizes only: an estimate would show as a jump.
   ctx.snapshot.set(
     'table_sizes',
-    details.map((d) => ({ table: d.table, bytes: d.totalBytes, tableBytes: d.tableBytes, indexBytes: d.indexBytes })),
+    details.filter((d) => d.totalBytes !== null).map((d) => ({ table: d.table, bytes: d.totalBytes, tableBytes: d.tableBytes, indexBytes: d.indexBytes })),
   );
   const total = num(rows[0]?.total_tables);
   if (details.length === 0) return ok('no application tables');
   const top = details[0]!;
-  return ok(`largest table ${top.table}: ${bytes(top.totalBytes)} with indexes (of ${total} table${total === 1 ? '' : 's'})`, {
-    value: top.totalBytes,
+  const unknown = details.filter((d) => d.totalBytes === null).length;
+  const topSize =
+    top.totalBytes === null
+      ? `about ${bytes(num(top.estimatedTotalBytes))} by the catalog (${top.sizeUnknown})`
+      : `${bytes(top.totalBytes)} with indexes`;
+  const tail = unknown > 0 && top.totalBytes !== null ? `; ${unknown} locked, size estimated — see postgres.blocked` : '';
+  return ok(`largest table ${top.table}: ${topSize} (of ${total} table${total === 1 ? '' : 's'})${tail}`, {
+    value: top.totalBytes ?? num(top.estimatedTotalBytes),
     unit: 'bytes',
     details,
     ...(total > details.length ? { more: total - details.length } : {}),
@@ -227,23 +262,40 @@ const LARGEST_INDEXES_SQL = `WITH i AS (
   UNION
   (SELECT oid FROM i WHERE table_tuples < 0 ORDER BY pg_stat_get_live_tuples(indrelid) DESC LIMIT $2::int)
 )
+SELECT * FROM (
 SELECT format('%I.%I', i.nspname, i.relname) AS index, format('%I.%I', i.nspname, i.table_name) AS "table",
-       pg_relation_size(i.oid)::float8 AS bytes, pg_stat_get_numscans(i.oid)::float8 AS scans,
+       -- An index's size opens only the index (not its table); one locked itself (REINDEX, DROP INDEX) is estimated.
+       CASE WHEN i.oid = ANY ($3::text::oid[]) THEN NULL ELSE pg_relation_size(i.oid)::float8 END AS bytes,
+       i.relpages::float8 * current_setting('block_size')::float8 AS est_bytes, i.oid::int8 AS oid,
+       pg_stat_get_numscans(i.oid)::float8 AS scans,
        (SELECT count(*) FROM i)::int AS total_indexes
 FROM i JOIN cand ON cand.oid = i.oid
-ORDER BY 3 DESC NULLS LAST, 1
+) s
+ORDER BY COALESCE(bytes, est_bytes) DESC NULLS LAST, index
 LIMIT $1::int`;
 
 const largestIndexes: Check['run'] = async (ctx) => {
   const t = thresholds(ctx);
-  await ctx.pg.caps();
-  const rows = rowsOf(await ctx.pg.batch([{ text: LARGEST_INDEXES_SQL, params: [t.topN, t.topN * CANDIDATE_FACTOR] }]));
-  const details = rows.map((r) => ({ index: String(r.index), table: String(r.table), bytes: num(r.bytes), scans: num(r.scans) }));
+  const caps = await ctx.pg.caps();
+  const rows = rowsOf(
+    await ctx.pg.batch([{ text: LARGEST_INDEXES_SQL, params: [t.topN, t.topN * CANDIDATE_FACTOR, lockedOidsParam(caps.locks)] }]),
+  );
+  const details = rows.map((r) => {
+    const note = r.bytes === null ? lockedNote(caps.locks, num(r.oid)) : undefined;
+    return {
+      index: String(r.index),
+      table: String(r.table),
+      bytes: note ? null : num(r.bytes),
+      ...(note ? { estimatedBytes: num(r.est_bytes), sizeUnknown: `size unknown: ${note}` } : {}),
+      scans: num(r.scans),
+    };
+  });
   const total = num(rows[0]?.total_indexes);
   if (details.length === 0) return ok('no application indexes');
   const top = details[0]!;
-  return ok(`largest index ${top.index}: ${bytes(top.bytes)} (of ${total} index${total === 1 ? '' : 'es'})`, {
-    value: top.bytes,
+  const topSize = top.bytes === null ? `about ${bytes(num(top.estimatedBytes))} by the catalog (${top.sizeUnknown})` : bytes(top.bytes);
+  return ok(`largest index ${top.index}: ${topSize} (of ${total} index${total === 1 ? '' : 'es'})`, {
+    value: top.bytes ?? num(top.estimatedBytes),
     unit: 'bytes',
     details,
     ...(total > details.length ? { more: total - details.length } : {}),
