@@ -10,6 +10,7 @@ import type { Db, DbDriver } from '../../lib/db/types.js';
 import type { Deps } from '../../lib/deps.js';
 import { depsFor, diagnose } from '../support/diagnostics.js';
 import { DB_DRIVERS, DEFAULT_LIMITS, openDb, type DbHarness } from '../support/drivers.js';
+import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { PG_ADMIN_URL, pgUrlFor } from '../support/services.js';
 
 const MY_FAMILIES = ['postgres.activity', 'postgres.statements', 'postgres.replication'];
@@ -65,7 +66,7 @@ describe.each(DB_DRIVERS)('postgres activity checks on a quiet database over %s'
     const report = await diagnose(deps, {}, { only: ['postgres.connections'] });
     const r = report.byId('postgres.connections');
     expect(r).toMatchObject({ status: 'ok', severity: 'P1', family: 'postgres.activity', unit: 'connections' });
-    expect(r.summary).toMatch(/^\d+ of \d+ connections in use \([\d.]+%, \d+ to (opsbook_t_\w+|postgres)\): \d+ active, \d+ idle, \d+ idle in transaction/);
+    expect(r.summary).toMatch(/^server: \d+ of \d+ connections in use \([\d.]+%(, \d+ to other databases)?\); database (opsbook_t_\w+|postgres): \d+ — \d+ active, \d+ idle, \d+ idle in transaction/);
     expect(r.value).toBeGreaterThanOrEqual(1);
     expect(detailsOf(r).length).toBeGreaterThan(0);
     for (const d of detailsOf(r)) {
@@ -90,8 +91,8 @@ describe.each(DB_DRIVERS)('postgres activity checks on a quiet database over %s'
   it('no idle transaction, long query or lock wait → those checks are ok', async () => {
     const report = await diagnose(deps, thresholds({ idleInTransactionSeconds: 1, longRunningSeconds: 1 }), { only: ACTIVITY });
     expect(report.byId('postgres.idle-in-transaction')).toMatchObject({ status: 'ok', value: 0 });
-    expect(report.byId('postgres.long-running')).toMatchObject({ status: 'ok', value: 0, summary: 'no query has been running longer than 1 s' });
-    expect(report.byId('postgres.blocked')).toMatchObject({ status: 'ok', value: 0, summary: 'no query in this database is waiting on a lock' });
+    expect(report.byId('postgres.long-running')).toMatchObject({ status: 'ok', value: 0, summary: expect.stringMatching(/^no query in database \S+ has been running longer than 1 s$/) });
+    expect(report.byId('postgres.blocked')).toMatchObject({ status: 'ok', value: 0, summary: expect.stringMatching(/^no query in database \S+ is waiting on a lock$/) });
   });
 
   it('every activity, statements and replication check together → at most two Postgres round trips', async () => {
@@ -255,7 +256,7 @@ describe.each(['pg', 'neon'] as const)('postgres activity checks with other sess
   it('idle transactions younger than the threshold → ok, counted in the summary', async () => {
     const r = (await diagnose(deps, {}, { only: ['postgres.idle-in-transaction'] })).byId('postgres.idle-in-transaction');
     expect(r.status).toBe('ok');
-    expect(r.summary).toMatch(/^2 sessions idle in transaction, the oldest for [^(]+ \(under 60 s\)$/);
+    expect(r.summary).toMatch(/^2 sessions in database opsbook_t_\w+ idle in transaction, the oldest for [^(]+ \(under 60 s\)$/);
   });
 
   it('query waiting on a lock → blocked warn naming the blocker, with a terminate-by-pid action', async () => {
@@ -312,5 +313,40 @@ describe.each(['pg', 'neon'] as const)('postgres activity checks with other sess
     expect(blocked.hint?.action?.body).toEqual({ pid: locker, dryRun: true });
     expect(blocked.hint?.text).toContain(grant);
     expect(report.postgresRoundTrips).toBeLessThanOrEqual(2);
+  });
+});
+
+describe.each(['pg', 'neon'] as const)('one scope on every page: sessions of another database over %s', (driver) => {
+  let h: DbHarness;
+  let deps: Deps;
+  let other: TestDatabase;
+  let elsewhere: { client: pg.Client; pid: number };
+
+  beforeAll(async () => {
+    h = await harness(driver);
+    deps = await depsFor(h.db);
+    // Another database on the same server, with a session left idle in a transaction.
+    other = await createTestDatabase();
+    elsewhere = await session(other.url, 'other-db-idler');
+    await elsewhere.client.query('BEGIN');
+    await elsewhere.client.query('SELECT 1');
+  });
+  afterAll(async () => {
+    await elsewhere?.client.end().catch(() => undefined);
+    await other?.drop();
+  });
+
+  it("another database's idle transaction → counted in the server's total only; this database's checks and states leave it out, and say their scope", async () => {
+    const report = await diagnose(deps, {}, { only: ['postgres.connections', 'postgres.idle-in-transaction'] });
+    const conn = report.byId('postgres.connections');
+    const m = /^server: (\d+) of \d+ connections in use \([\d.]+%, (\d+) to other databases\); database (\S+): (\d+) — \d+ active, \d+ idle, (\d+) idle in transaction/.exec(conn.summary);
+    expect(m, conn.summary).not.toBeNull();
+    expect(Number(m![2])).toBeGreaterThanOrEqual(1);
+    expect(m![3]).toBe(h.database!.name);
+    expect(Number(m![1])).toBe(Number(m![2]) + Number(m![4]));
+    expect(Number(m![5])).toBe(0);
+    const idle = report.byId('postgres.idle-in-transaction');
+    expect(idle.summary).toBe(`no session in database ${h.database!.name} is idle in a transaction`);
+    expect(detailsOf(idle).map((d) => d.pid)).not.toContain(elsewhere.pid);
   });
 });

@@ -137,7 +137,7 @@ describe.each(['pg', 'neon'] as const)('a migration holds ACCESS EXCLUSIVE on th
     const r = locked.byId('postgres.blocked');
     expect(incident.minor).toBeLessThan(incident.migration);
     expect(r).toMatchObject({ status: 'warn', value: 5, unit: 'queries' });
-    expect(r.summary).toContain('5 queries waiting on locks in 2 queues');
+    expect(r.summary).toContain(`5 queries in database ${h.database!.name} waiting on locks in 2 queues`);
     expect(r.summary).toContain(
       `session ${incident.migration} (postgres, holder-b, idle in transaction, transaction open`,
     );

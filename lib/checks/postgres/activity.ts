@@ -10,8 +10,8 @@ import { lockKey, lockModeName, lockObject, type LockRow } from '../pg-locks.js'
  * connections, long-running and blocked queries; runbook 001 "pool exhausted", runbook 004 "DB health").
  *
  * Every check follows the two-round-trip rule: `caps()` (shared), then exactly one `batch()` issued
- * synchronously after it. Sessions are scoped to the current database (the app's), except connection
- * counts, which are server-wide because max_connections is. Query text is cut to QUERY_CHARS in SQL,
+ * synchronously after it. One scope: sessions of the current database (the app's), and every summary
+ * names it; only the connections total is the server's, because max_connections is, and says so. Query text is cut to QUERY_CHARS in SQL,
  * then normalised (shownQuery): other sessions' literals and credentials never leave Opsbook.
  *
  * Without pg_monitor (or pg_read_all_stats) Postgres hides the state, times and text of other roles'
@@ -94,19 +94,21 @@ async function connections(ctx: CheckContext, t: PostgresThresholds): Promise<Ch
   if (old) return old;
   const [totals, groups] = await ctx.pg.batch([
     {
+      // The total is the server's (max_connections is); states are this database's, like every other
+      // activity check, and the summary says which is which.
       text: `SELECT count(*)::int AS total,
-  count(*) FILTER (WHERE state = 'active')::int AS active,
-  count(*) FILTER (WHERE state = 'idle')::int AS idle,
-  count(*) FILTER (WHERE state LIKE 'idle in transaction%')::int AS idle_in_transaction,
-  count(*) FILTER (WHERE wait_event_type = 'Lock')::int AS waiting_on_locks,
-  count(*) FILTER (WHERE backend_type IS NULL)::int AS hidden,
+  count(*) FILTER (WHERE datname = current_database() AND state = 'active')::int AS active,
+  count(*) FILTER (WHERE datname = current_database() AND state = 'idle')::int AS idle,
+  count(*) FILTER (WHERE datname = current_database() AND state LIKE 'idle in transaction%')::int AS idle_in_transaction,
+  count(*) FILTER (WHERE datname = current_database() AND wait_event_type = 'Lock')::int AS waiting_on_locks,
+  count(*) FILTER (WHERE datname = current_database() AND backend_type IS NULL)::int AS hidden,
   count(*) FILTER (WHERE datname = current_database())::int AS this_database
 FROM pg_stat_activity WHERE ${CLIENTS}`,
     },
     {
       text: `SELECT CASE WHEN backend_type IS NULL THEN 'hidden' ELSE COALESCE(state, 'starting') END AS state,
   wait_event_type, wait_event, count(*)::int AS n, (count(*) OVER ())::int AS groups
-FROM pg_stat_activity WHERE ${CLIENTS}
+FROM pg_stat_activity WHERE ${CLIENTS} AND datname = current_database()
 GROUP BY 1, 2, 3 ORDER BY n DESC, 1, 2, 3 LIMIT $1::int`,
       params: [t.topN + 1],
     },
@@ -129,8 +131,11 @@ GROUP BY 1, 2, 3 ORDER BY n DESC, 1, 2, 3 LIMIT $1::int`,
   const parts = [`${num(c.active)} active`, `${num(c.idle)} idle`, `${num(c.idle_in_transaction)} idle in transaction`];
   if (num(c.waiting_on_locks) > 0) parts.push(`${num(c.waiting_on_locks)} waiting on locks`);
   if (hidden > 0) parts.push(`${hidden} of other roles (state hidden)`);
+  const here = num(c.this_database);
+  const elsewhere = total - here;
   const summary =
-    `${total} of ${max} connections in use (${round1(pct)}%, ${num(c.this_database)} to ${caps.database}): ${parts.join(', ')}` +
+    `server: ${total} of ${max} connections in use (${round1(pct)}%${elsewhere > 0 ? `, ${elsewhere} to other databases` : ''}); ` +
+    `database ${caps.database}: ${here} — ${parts.join(', ')}` +
     (status === 'ok' ? '' : `; over the ${status === 'fail' ? t.connectionsFailPct : t.connectionsWarnPct}% ${status} threshold`);
 
   let hint: Hint | undefined;
@@ -201,8 +206,8 @@ ORDER BY state_change LIMIT $2::int`,
     }
     const summary =
       count === 0
-        ? 'no session is idle in a transaction'
-        : `${plural(count, 'session')} idle in transaction, the oldest for ${duration(num(a.oldest_s))} (under ${threshold})`;
+        ? `no session in database ${caps.database} is idle in a transaction`
+        : `${plural(count, 'session')} in database ${caps.database} idle in transaction, the oldest for ${duration(num(a.oldest_s))} (under ${threshold})`;
     return ok(summary, { value: 0, unit: 'sessions' });
   }
 
@@ -216,7 +221,7 @@ ORDER BY state_change LIMIT $2::int`,
     query: shownQuery(r.query, ctx.queryText),
   }));
   const summary =
-    `${plural(over, 'session')} idle in transaction longer than ${threshold}, the oldest for ${duration(num(a.oldest_s))}` +
+    `${plural(over, 'session')} in database ${caps.database} idle in transaction longer than ${threshold}, the oldest for ${duration(num(a.oldest_s))}` +
     (hidden > 0 ? `; ${hiddenNote(hidden, caps)}` : '');
   return warn(summary, {
     value: over,
@@ -266,7 +271,7 @@ ORDER BY x.query_start`,
         `${grantMonitorFix(caps)} (pg_monitor lets Opsbook read other roles' queries).`,
       );
     }
-    return ok(`no query has been running longer than ${threshold}`, { value: 0, unit: 'queries' });
+    return ok(`no query in database ${caps.database} has been running longer than ${threshold}`, { value: 0, unit: 'queries' });
   }
   const details = res!.rows
     .filter((r) => r.pid !== null && r.pid !== undefined)
@@ -281,7 +286,7 @@ ORDER BY x.query_start`,
     }));
   const longest = details[0]?.durationSeconds ?? 0;
   return warn(
-    `${plural(count, 'query', 'queries')} running longer than ${threshold}, the longest for ${duration(longest)}` +
+    `${plural(count, 'query', 'queries')} in database ${caps.database} running longer than ${threshold}, the longest for ${duration(longest)}` +
       (hidden > 0 ? `; ${hiddenNote(hidden, caps)}` : ''),
     {
       value: count,
@@ -392,7 +397,7 @@ async function blocked(ctx: CheckContext, t: PostgresThresholds): Promise<CheckO
   const old = unsupportedVersion(caps);
   if (old) return old;
   const waits = caps.locks.waits.filter((w) => w.pid !== null && w.blockers.length > 0);
-  if (waits.length === 0) return ok('no query in this database is waiting on a lock', { value: 0, unit: 'queries' });
+  if (waits.length === 0) return ok(`no query in database ${caps.database} is waiting on a lock`, { value: 0, unit: 'queries' });
   const involved = new Set<number>();
   for (const w of waits) {
     involved.add(w.pid!);
@@ -406,7 +411,7 @@ function evaluateBlocked(res: QueryResult, caps: PgCapabilities, t: PostgresThre
   const sessions = new Map(res.rows.map((r) => [num(r.pid), r]));
   // This database's sessions only, like idle-in-transaction and long-running: one scope per page.
   const waits = caps.locks.waits.filter((w) => w.pid !== null && w.blockers.length > 0 && sessions.get(w.pid)?.here === true);
-  if (waits.length === 0) return ok('no query in this database is waiting on a lock', { value: 0, unit: 'queries' });
+  if (waits.length === 0) return ok(`no query in database ${caps.database} is waiting on a lock`, { value: 0, unit: 'queries' });
   const queues = lockQueues(waits, caps.locks.held);
   const queueOf = new Map<number, LockQueue>();
   for (const q of queues) for (const w of q.waiters) queueOf.set(w.pid, q);
@@ -454,7 +459,7 @@ function evaluateBlocked(res: QueryResult, caps: PgCapabilities, t: PostgresThre
   const hidden = !caps.canMonitor && res.rows.some((r) => r.query === '<insufficient privilege>');
   const status = longest > t.longRunningSeconds ? 'fail' : 'warn';
   const summary =
-    `${plural(waiting.length, 'query', 'queries')} waiting on locks in ${plural(queues.length, 'queue')}, the longest for ${duration(longest)}` +
+    `${plural(waiting.length, 'query', 'queries')} in database ${caps.database} waiting on locks in ${plural(queues.length, 'queue')}, the longest for ${duration(longest)}` +
     (status === 'fail' ? ` (over ${secs(t.longRunningSeconds)})` : '') +
     `; ${rootDesc}${holds} blocks ${waiting.length === 1 ? 'it' : root.blocks === waiting.length ? 'all of them' : `${root.blocks} of them`}` +
     (hidden ? '; other roles\' queries are hidden without pg_monitor' : '');

@@ -78,12 +78,13 @@ function bounded<T extends Record<string, unknown>>(details: T[], total: number)
 // Transaction ID wraparound
 
 const WRAPAROUND_SQL = [
-  // Every database: one whose datfrozenxid is old stops the whole cluster, wherever it is.
+  // Every database counts (one whose datfrozenxid is old stops the whole cluster, wherever it is), but
+  // only the worst is named: the list of a server's databases is not a read token's business.
   `SELECT datname, age(datfrozenxid)::float8 AS xid_age, mxid_age(datminmxid)::float8 AS mxid_age,
           datname = current_database() AS current, (count(*) OVER ())::int AS total
    FROM pg_database
    ORDER BY GREATEST(age(datfrozenxid), mxid_age(datminmxid)) DESC, datname
-   LIMIT $1::int`,
+   LIMIT 1`,
   // The tables holding this database's horizon back (their TOAST table counts with them).
   `SELECT format('%I.%I', n.nspname, c.relname) AS "table",
           GREATEST(age(c.relfrozenxid), COALESCE(age(tc.relfrozenxid), 0))::float8 AS xid_age,
@@ -106,7 +107,7 @@ export function gradeWraparound(remaining: number, warnRemaining: number): 'ok' 
 const wraparound: Check['run'] = async (ctx) => {
   const t = thresholds(ctx);
   await ctx.pg.caps();
-  const results = await ctx.pg.batch(WRAPAROUND_SQL.map((text, i) => ({ text, params: i === 0 ? [t.topN] : [] })));
+  const results = await ctx.pg.batch(WRAPAROUND_SQL.map((text) => ({ text })));
   const dbs = rowsOf(results, 0).map((r) => ({
     database: String(r.datname),
     transactionIdAge: num(r.xid_age),
@@ -128,12 +129,13 @@ const wraparound: Check['run'] = async (ctx) => {
     (worst.remaining / XID_LIMIT) *
     100
   ).toFixed(1)} % of the space)`;
+  const databases = num(rowsOf(results, 0)[0]?.total);
   const outcome: CheckOutcome = {
     status,
-    summary,
+    summary: databases > 1 ? `${summary}, the worst of ${databases} databases` : summary,
     value: worst.remaining,
     unit: 'transactions',
-    ...bounded(dbs, num(rowsOf(results, 0)[0]?.total)),
+    details: [worst],
   };
   if (status !== 'ok') {
     const why =
