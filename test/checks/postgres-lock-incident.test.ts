@@ -118,6 +118,27 @@ describe.each(['pg', 'neon'] as const)('a migration holds ACCESS EXCLUSIVE on th
     }
   });
 
+  it('one voice: no page recommends dropping an index together with the index that covers it', () => {
+    for (const report of [quiet, locked]) {
+      const dropped = new Set(
+        report.checks.flatMap((c) => detailsOf(c).map((d) => (typeof d.sql === 'string' ? /^DROP INDEX CONCURRENTLY (\S+);$/.exec(d.sql)?.[1] : undefined))).filter(Boolean),
+      );
+      const dup = detailsOf(report.byId('postgres.duplicate-indexes'));
+      expect(dup.length).toBe(3);
+      for (const d of dup) {
+        expect(dropped.has(String(d.unneeded))).toBe(true);
+        expect(dropped.has(String(d.coveredBy)), `${String(d.coveredBy)} covers ${String(d.unneeded)}`).toBe(false);
+      }
+      // The covering indexes are unused too (nothing reads them while the duplicate serves): kept, and why.
+      const unused = detailsOf(report.byId('postgres.unused-indexes'));
+      expect(unused.find((d) => d.index === 'public.idx_created_incl')).toMatchObject({
+        sql: null,
+        keep: 'it covers public.idx_created, which postgres.duplicate-indexes recommends dropping: drop that one and this index serves its reads',
+      });
+      expect(report.byId('postgres.unused-indexes').hint?.text).not.toMatch(/idx_created_incl|idx_lower_status;|idx_open_total/);
+    }
+  });
+
   it('unused and invalid indexes and NOT VALID constraints → the same findings as without the lock', () => {
     for (const id of ['postgres.unused-indexes', 'postgres.invalid-indexes', 'postgres.invalid-constraints', 'postgres.sequences']) {
       const before = quiet.byId(id);

@@ -445,7 +445,11 @@ const invalidConstraints: Check['run'] = async (ctx) => {
  * (a, b) — uniqueness of (a, b) is a weaker guarantee — while a plain index on (a) covered by a unique index
  * on (a) is reported. When two non-unique indexes are identical, only one (the later name) is reported.
  */
-const DUPLICATE_INDEXES_SQL = `WITH idx AS (
+/**
+ * Every (unneeded, covering) pair by the rule above, as CTEs ending in \`pairs\`: shared by duplicate-indexes
+ * and unused-indexes, so the two never disagree about which index of a pair to keep.
+ */
+const DUPLICATE_PAIRS_CTE = `idx AS (
   SELECT x.indexrelid, x.indrelid, x.indisunique OR x.indisexclusion AS constrains, x.indexprs, x.indpred,
          x.indkey, x.indclass, x.indcollation, x.indoption, x.indnkeyatts, x.indnatts,
          -- Key columns as text ("3 1"), for a cheap prefix test before the exact comparison.
@@ -486,7 +490,9 @@ const DUPLICATE_INDEXES_SQL = `WITH idx AS (
     -- Identical non-unique indexes cover each other: report only the later name.
     AND NOT (NOT c_constrains AND c_key_text = key_text AND c_cols[c_n + 1:c_natts] = u_cols[n + 1:indnatts] AND c_name > relname)
   ORDER BY indexrelid, c_constrains DESC, c_n, c_name
-), shown AS (
+)`;
+
+const DUPLICATE_INDEXES_SQL = `WITH ${DUPLICATE_PAIRS_CTE}, shown AS (
   SELECT *, (count(*) OVER ())::int AS total FROM pairs ORDER BY relpages DESC, nspname, table_name, u_name LIMIT $1::int
 )
 SELECT format('%I.%I', nspname, u_name) AS unneeded, format('%I.%I', nspname, c_name) AS covering, format('%I.%I', nspname, table_name) AS "table",
@@ -546,7 +552,7 @@ const duplicateIndexes: Check['run'] = async (ctx) => {
  * (refreshed by VACUUM, ANALYZE and CREATE INDEX), excluding those that enforce a constraint (unique,
  * primary key, exclusion) and invalid ones (reported separately). Exact sizes for the rows shown.
  */
-const UNUSED_INDEXES_SQL = `WITH unused AS (
+const UNUSED_INDEXES_SQL = `WITH ${DUPLICATE_PAIRS_CTE}, unused AS (
   SELECT x.indexrelid, x.indrelid, n.nspname, ci.relname, ct.relname AS table_name, ci.relpages::float8 * current_setting('block_size')::float8 AS est_bytes
   FROM pg_index x
   JOIN pg_class ci ON ci.oid = x.indexrelid
@@ -561,11 +567,16 @@ const UNUSED_INDEXES_SQL = `WITH unused AS (
          (SELECT extract(epoch FROM stats_reset)::float8 FROM pg_stat_database WHERE datname = current_database()) AS stats_reset,
          extract(epoch FROM pg_postmaster_start_time())::float8 AS started
   FROM unused
+), keepers AS (
+  -- An unused index that covers a duplicate duplicate-indexes says to drop: keep it, it takes over the reads.
+  SELECT p.c_oid, string_agg(format('%I.%I', p.nspname, p.u_name), ', ' ORDER BY p.u_name) AS covers
+  FROM pairs p WHERE p.c_oid IN (SELECT indexrelid FROM unused) GROUP BY p.c_oid
 )
-SELECT agg.*, top.index, top.table_name, top.bytes, top.est_bytes, top.definition, top.index_oid, top.table_oid
+SELECT agg.*, (SELECT count(*) FROM keepers)::int AS keepers, top.covers, top.index, top.table_name, top.bytes, top.est_bytes, top.definition, top.index_oid, top.table_oid
 FROM agg LEFT JOIN LATERAL (
   SELECT format('%I.%I', nspname, relname) AS index, format('%I.%I', nspname, table_name) AS table_name,
          indexrelid::int8 AS index_oid, indrelid::int8 AS table_oid, est_bytes,
+         (SELECT k.covers FROM keepers k WHERE k.c_oid = s.indexrelid) AS covers,
          CASE WHEN NOT indexrelid = ANY ($3::text::oid[]) THEN pg_relation_size(indexrelid)::float8 END AS bytes,
          CASE WHEN NOT (indexrelid = ANY ($3::text::oid[]) OR indrelid = ANY ($3::text::oid[])) THEN pg_get_indexdef(indexrelid) END AS definition
   FROM (SELECT * FROM unused ORDER BY est_bytes DESC, nspname, relname LIMIT $1::int) s
@@ -600,14 +611,29 @@ const unusedIndexes: Check['run'] = async (ctx, now) => {
         scans: 0,
         definition: def.value,
         ...(def.note ? { definitionUnknown: `definition ${def.note}` } : {}),
-        sql: `DROP INDEX CONCURRENTLY ${String(r.index)};`,
+        ...(r.covers
+          ? {
+              keep: `it covers ${String(r.covers)}, which postgres.duplicate-indexes recommends dropping: drop that one and this index serves its reads`,
+              sql: null,
+            }
+          : { sql: `DROP INDEX CONCURRENTLY ${String(r.index)};` }),
       };
     });
-  const first = details[0]!;
+  const keepers = num(head.keepers);
+  const droppable = total - keepers;
+  const keepNote = keepers ? `; ${plural(keepers, 'of them covers', 'of them cover')} a duplicate index to drop instead: keep ${keepers === 1 ? 'it' : 'those'}` : '';
+  if (droppable === 0) {
+    return ok(`${plural(total, 'unused index', 'unused indexes')} (no scans ${since}), each covering a duplicate index that postgres.duplicate-indexes recommends dropping: keep ${total === 1 ? 'it' : 'them'}`, {
+      value: 0,
+      unit: 'indexes',
+      ...bounded(details, total),
+    });
+  }
+  const first = details.find((d) => d.sql !== null) ?? details[0]!;
   return warn(
-    `${plural(total, 'unused index', 'unused indexes')} (about ${bytes(num(head.total_est_bytes))}): no scans ${since}${young}; largest ${first.index} ${first.bytes === null ? `about ${bytes(num(first.estimatedBytes))} (${first.sizeUnknown})` : bytes(first.bytes)}`,
+    `${plural(total, 'unused index', 'unused indexes')} (about ${bytes(num(head.total_est_bytes))}): no scans ${since}${young}${keepNote}; largest to drop ${first.index} ${first.bytes === null ? `about ${bytes(num(first.estimatedBytes))} (${first.sizeUnknown})` : bytes(first.bytes)}`,
     {
-      value: total,
+      value: droppable,
       unit: 'indexes',
       ...bounded(details, total),
       hint: {
