@@ -12,6 +12,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { arch, cpus, loadavg, platform, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { postgresProblem, startPgCluster } from '../test/support/pg-cluster.js';
 import type { BenchContext, BenchModule, Figure } from './support/figures.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -83,7 +84,30 @@ function printTable(outcomes: ModuleOutcome[]): void {
   }
 }
 
+/**
+ * The benchmarks need what the suite needs (pg_stat_statements preloaded, a superuser): on a machine whose
+ * Postgres lacks it, they run on the same kind of throwaway cluster the suite starts, before any module is
+ * imported (they read TEST_DATABASE_URL when they load), and stop it at the end.
+ */
+async function withPostgres<T>(fn: () => Promise<T>): Promise<T> {
+  const configured = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const problem = await postgresProblem(configured);
+  if (!problem) return fn();
+  console.error(`opsbook bench: ${configured.replace(/\/\/[^@]*@/, '//')}: ${problem}; the benchmarks use their own PostgreSQL instead`);
+  const cluster = await startPgCluster({ log: (line) => console.error(line.replace('[test]', '[bench]')) });
+  process.env.TEST_DATABASE_URL = cluster.url;
+  try {
+    return await fn();
+  } finally {
+    await cluster.stop();
+  }
+}
+
 async function main(): Promise<number> {
+  return withPostgres(measure);
+}
+
+async function measure(): Promise<number> {
   const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const modules = await discover(filters);
   if (modules.length === 0) {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { startPgCluster, type PgCluster } from './pg-cluster.js';
+import { postgresProblem, startPgCluster, type PgCluster } from './pg-cluster.js';
 import { PG_ADMIN_URL, REDIS_URL } from './services.js';
 
 /**
@@ -45,25 +45,6 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
     redis.disconnect();
   }
   return cluster ? () => cluster.stop() : undefined;
-}
-
-/** Why this Postgres cannot serve the suite, or undefined when it can. */
-async function postgresProblem(url: string): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    const { rows } = await client.query<{ s: string; su: boolean }>(
-      "SELECT current_setting('shared_preload_libraries') AS s, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su",
-    );
-    if (!rows[0]?.s.split(',').map((x) => x.trim()).includes('pg_stat_statements')) return 'pg_stat_statements is not in shared_preload_libraries';
-    if (!rows[0]?.su) return 'its user is not a superuser (the suite creates databases and roles)';
-    return undefined;
-  } catch (err) {
-    return `not reachable (${(err as Error).message})`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }
 
 /**

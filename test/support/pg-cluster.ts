@@ -7,6 +7,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 
 export interface PgCluster {
   /** postgres://postgres@127.0.0.1:<port>/postgres, trust auth. */
@@ -138,5 +139,24 @@ function isAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Why this Postgres cannot serve the suite (or the benchmarks), or undefined when it can. */
+export async function postgresProblem(url: string): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ s: string; su: boolean }>(
+      "SELECT current_setting('shared_preload_libraries') AS s, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su",
+    );
+    if (!rows[0]?.s.split(',').map((x) => x.trim()).includes('pg_stat_statements')) return 'pg_stat_statements is not in shared_preload_libraries';
+    if (!rows[0]?.su) return 'its user is not a superuser (the suite creates databases and roles)';
+    return undefined;
+  } catch (err) {
+    return `not reachable (${(err as Error).message})`;
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }

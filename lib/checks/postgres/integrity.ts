@@ -447,9 +447,10 @@ const invalidConstraints: Check['run'] = async (ctx) => {
  */
 /**
  * Every (unneeded, covering) pair by the rule above, as CTEs ending in \`pairs\`: shared by duplicate-indexes
- * and unused-indexes, so the two never disagree about which index of a pair to keep.
+ * and unused-indexes, so the two never disagree about which index of a pair to keep. \`tables\` (a subquery
+ * of table oids) narrows it to those tables' indexes, all of them, so the pairs found there are the same.
  */
-const DUPLICATE_PAIRS_CTE = `idx AS (
+const duplicatePairsCte = (tables = '') => `idx AS (
   SELECT x.indexrelid, x.indrelid, x.indisunique OR x.indisexclusion AS constrains, x.indexprs, x.indpred,
          x.indkey, x.indclass, x.indcollation, x.indoption, x.indnkeyatts, x.indnatts,
          -- Key columns as text ("3 1"), for a cheap prefix test before the exact comparison.
@@ -460,7 +461,7 @@ const DUPLICATE_PAIRS_CTE = `idx AS (
   JOIN pg_class ci ON ci.oid = x.indexrelid
   JOIN pg_class ct ON ct.oid = x.indrelid
   JOIN pg_namespace n ON n.oid = ct.relnamespace
-  WHERE x.indisvalid AND x.indisready AND x.indislive AND ${APP_SCHEMA('n')}
+  WHERE x.indisvalid AND x.indisready AND x.indislive AND ${APP_SCHEMA('n')}${tables ? ` AND x.indrelid IN (${tables})` : ''}
 ), candidates AS MATERIALIZED (
   SELECT u.indexrelid AS u_oid, c.indexrelid AS c_oid
   FROM idx u
@@ -492,7 +493,7 @@ const DUPLICATE_PAIRS_CTE = `idx AS (
   ORDER BY indexrelid, c_constrains DESC, c_n, c_name
 )`;
 
-const DUPLICATE_INDEXES_SQL = `WITH ${DUPLICATE_PAIRS_CTE}, shown AS (
+const DUPLICATE_INDEXES_SQL = `WITH ${duplicatePairsCte()}, shown AS (
   SELECT *, (count(*) OVER ())::int AS total FROM pairs ORDER BY relpages DESC, nspname, table_name, u_name LIMIT $1::int
 )
 SELECT format('%I.%I', nspname, u_name) AS unneeded, format('%I.%I', nspname, c_name) AS covering, format('%I.%I', nspname, table_name) AS "table",
@@ -552,7 +553,7 @@ const duplicateIndexes: Check['run'] = async (ctx) => {
  * (refreshed by VACUUM, ANALYZE and CREATE INDEX), excluding those that enforce a constraint (unique,
  * primary key, exclusion) and invalid ones (reported separately). Exact sizes for the rows shown.
  */
-const UNUSED_INDEXES_SQL = `WITH ${DUPLICATE_PAIRS_CTE}, unused AS (
+const UNUSED_INDEXES_SQL = `WITH unused AS (
   SELECT x.indexrelid, x.indrelid, n.nspname, ci.relname, ct.relname AS table_name, ci.relpages::float8 * current_setting('block_size')::float8 AS est_bytes
   FROM pg_index x
   JOIN pg_class ci ON ci.oid = x.indexrelid
@@ -562,7 +563,7 @@ const UNUSED_INDEXES_SQL = `WITH ${DUPLICATE_PAIRS_CTE}, unused AS (
     AND ${APP_SCHEMA('n')}
     AND pg_stat_get_numscans(x.indexrelid) = 0
     AND ci.relpages::float8 * current_setting('block_size')::float8 >= $2::float8
-), agg AS (
+), ${duplicatePairsCte('SELECT indrelid FROM unused')}, agg AS (
   SELECT count(*)::int AS total, COALESCE(sum(est_bytes), 0)::float8 AS total_est_bytes,
          (SELECT extract(epoch FROM stats_reset)::float8 FROM pg_stat_database WHERE datname = current_database()) AS stats_reset,
          extract(epoch FROM pg_postmaster_start_time())::float8 AS started
