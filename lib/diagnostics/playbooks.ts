@@ -30,6 +30,7 @@ export const PLAYBOOKS: Record<string, Playbook> = {
     title: 'Database connection issues (pool exhausted, too many connections)',
     steps: [
       { title: 'Is the database answering, and how full is the connection pool?', checks: ['postgres.connections'] },
+      { title: 'Who holds the connections (user, application, client address)?', checks: ['postgres.connection-sources'] },
       { title: 'Sessions idle in a transaction hold connections and locks', checks: ['postgres.idle-in-transaction'] },
       { title: 'Queries running for minutes', checks: ['postgres.long-running'] },
       { title: 'Queries waiting on locks, and who blocks them', checks: ['postgres.blocked'] },

@@ -14,7 +14,7 @@ import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { PG_ADMIN_URL, pgUrlFor } from '../support/services.js';
 
 const MY_FAMILIES = ['postgres.activity', 'postgres.statements', 'postgres.replication'];
-const ACTIVITY = ['postgres.connections', 'postgres.idle-in-transaction', 'postgres.long-running', 'postgres.blocked'];
+const ACTIVITY = ['postgres.connections', 'postgres.connection-sources', 'postgres.idle-in-transaction', 'postgres.long-running', 'postgres.blocked'];
 const TERMINATE = '/api/admin/db/terminate';
 
 /**
@@ -123,7 +123,7 @@ describe('round trips over the Neon HTTP driver', () => {
     const report = await diagnose(deps, {}, { only: MY_FAMILIES });
     expect(h.neon!.requests).toBeLessThanOrEqual(2);
     expect(report.postgresRoundTrips).toBeLessThanOrEqual(2);
-    expect(report.checks).toHaveLength(7);
+    expect(report.checks).toHaveLength(8);
     expect(report.checks.filter((c) => c.status === 'error')).toEqual([]);
   });
 });
@@ -281,6 +281,20 @@ describe.each(['pg', 'neon'] as const)('postgres activity checks with other sess
     const r = (await diagnose(deps, thresholds({ longRunningSeconds: 1 }), { only: ['postgres.blocked'] })).byId('postgres.blocked');
     expect(r.status).toBe('fail');
     expect(r.summary).toMatch(/the longest for \d+ s \(over 1 s\)/);
+  });
+
+  it('connection sources → connections grouped by user, application and client address, with their states', async () => {
+    const r = (await diagnose(deps, {}, { only: ['postgres.connection-sources'] })).byId('postgres.connection-sources');
+    expect(r).toMatchObject({ status: 'ok', unit: 'sources' });
+    expect(r.summary).toMatch(new RegExp(`^database ${h.database!.name}: \\d+ connections from \\d+ sources; the most from `));
+    expect(detailsOf(r)).toEqual(
+      expect.arrayContaining([
+        { user: 'postgres', application: 'test-idler', client: '127.0.0.1', connections: 1, active: 0, idle: 0, idleInTransaction: 1 },
+        { user: 'postgres', application: 'test-sleeper', client: '127.0.0.1', connections: 1, active: 1, idle: 0, idleInTransaction: 0 },
+        expect.objectContaining({ application: 'test-waiter', connections: 1, active: 1 }),
+      ]),
+    );
+    expect(r.value).toBe(detailsOf(r).length + (r.more ?? 0));
   });
 
   it('connections count the waiting session', async () => {

@@ -155,6 +155,58 @@ GROUP BY 1, 2, 3 ORDER BY n DESC, 1, 2, 3 LIMIT $1::int`,
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Connection sources (PgHero's): who holds the connections, for "pool exhausted" (runbook 001)
+
+async function connectionSources(ctx: CheckContext, t: PostgresThresholds): Promise<CheckOutcome> {
+  const caps = await ctx.pg.caps();
+  const old = unsupportedVersion(caps);
+  if (old) return old;
+  const [res] = await ctx.pg.batch([
+    {
+      // Client addresses of other roles' sessions are hidden without pg_monitor: grouped as "hidden".
+      text: `SELECT COALESCE(usename, '(unknown)') AS usename, COALESCE(NULLIF(application_name, ''), '(none)') AS application,
+  CASE WHEN client_addr IS NOT NULL THEN host(client_addr) WHEN client_port = -1 THEN 'local socket' WHEN backend_type IS NULL THEN 'hidden' ELSE 'local' END AS client,
+  count(*)::int AS n,
+  count(*) FILTER (WHERE state = 'active')::int AS active,
+  count(*) FILTER (WHERE state = 'idle')::int AS idle,
+  count(*) FILTER (WHERE state LIKE 'idle in transaction%')::int AS idle_in_transaction,
+  count(*) FILTER (WHERE backend_type IS NULL)::int AS hidden,
+  (count(*) OVER ())::int AS sources, (sum(count(*)) OVER ())::int AS total
+FROM pg_stat_activity WHERE ${CLIENTS} AND datname = current_database()
+GROUP BY 1, 2, 3 ORDER BY n DESC, 1, 2, 3 LIMIT $1::int`,
+      params: [t.topN + 1],
+    },
+  ]);
+  const rows = res!.rows.map((r) => ({
+    user: String(r.usename),
+    application: String(r.application),
+    client: String(r.client),
+    connections: num(r.n),
+    active: num(r.active),
+    idle: num(r.idle),
+    idleInTransaction: num(r.idle_in_transaction),
+    ...(num(r.hidden) > 0 ? { stateHidden: num(r.hidden) } : {}),
+  }));
+  const sources = num(res!.rows[0]?.sources);
+  const total = num(res!.rows[0]?.total);
+  if (rows.length === 0) return ok(`no client connection to database ${caps.database}`, { value: 0, unit: 'sources' });
+  const top = rows[0]!;
+  const share = caps.maxConnections > 0 ? `, ${round1((top.connections / caps.maxConnections) * 100)}% of max_connections` : '';
+  return ok(
+    `database ${caps.database}: ${plural(total, 'connection')} from ${plural(sources, 'source')}; the most from ${top.user} / ${top.application} / ${top.client}: ` +
+      `${top.connections} (${top.active} active, ${top.idle} idle, ${top.idleInTransaction} idle in transaction${share})`,
+    {
+      value: sources,
+      unit: 'sources',
+      ...bounded(rows, sources, t.topN),
+      ...(rows.some((r) => r.stateHidden) && !caps.canMonitor
+        ? { hint: { text: `Other roles' client addresses and states are hidden: ${grantMonitorFix(caps)}` } }
+        : {}),
+    },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Sessions other roles own are hidden without pg_monitor: count them in the same statement.
 
 /** Client sessions of this database whose state this role cannot see. */
@@ -486,6 +538,7 @@ export const family: CheckFamily = {
     if (!config.checks.postgres.enabled) return [];
     return [
       pgCheck(FAMILY, { id: 'postgres.connections', title: 'Connections', severity: 'P1' }, connections),
+      pgCheck(FAMILY, { id: 'postgres.connection-sources', title: 'Connection sources', severity: 'P3' }, connectionSources),
       pgCheck(FAMILY, { id: 'postgres.idle-in-transaction', title: 'Idle in transaction', severity: 'P2' }, idleInTransaction),
       pgCheck(FAMILY, { id: 'postgres.long-running', title: 'Long-running queries', severity: 'P2' }, longRunning),
       pgCheck(FAMILY, { id: 'postgres.blocked', title: 'Blocked queries', severity: 'P2' }, blocked),
