@@ -353,6 +353,8 @@ async function sideBySide(ctx: BenchContext, config: OpsbookConfig, deps: Deps, 
     // A throwaway bootstrap admin token: the route requires the read role. Never printed.
     OPSBOOK_ADMIN_TOKEN: `bench-${Math.random().toString(36).slice(2)}-${Date.now()}`,
     OPSBOOK_DATA_DIR: join(work, 'data'),
+    // Production requires a real email sender (lib/env.ts); diagnostics never send, so a dummy key does.
+    RESEND_API_KEY: 're_bench_unused',
   };
   const coldQuery = `only=${encodeURIComponent(only.join(','))}`;
 

@@ -41,8 +41,11 @@ const DIAGNOSTICS_CONNECTIONS = 50;
 const SECONDS = 5;
 const WARMUP_SECONDS = 2;
 const ROUNDS = 2;
-/** `createPgDb`'s pool size (lib/db/pg.ts) and `createTcpRedis`'s one connection (lib/redis/tcp.ts). */
-const POOL_MAX = 3;
+/**
+ * `createPgDb`'s shared pool plus health's own connection (lib/db/pg.ts), and `createTcpRedis`'s one
+ * connection (lib/redis/tcp.ts).
+ */
+const POOL_MAX = 3 + 1;
 const REDIS_CONNECTIONS = 1;
 const STARTUP_TIMEOUT_MS = 60_000;
 
