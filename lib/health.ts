@@ -1,4 +1,4 @@
-import type { Db, QueryResult } from './db/index.js';
+import type { Db, QueryResult, Statement } from './db/index.js';
 import { messageOf } from './errors.js';
 import { redactSecrets } from './env.js';
 import type { RedisClient } from './redis/index.js';
@@ -100,6 +100,27 @@ type OpsbookState = { checklists: { state: ChecklistsState; missed: MissedRun[];
 /** Databases known to hold Opsbook's schema: there the probe and the state read travel as one request. */
 const schemaSeen = new WeakSet<Db>();
 
+/**
+ * Health probes in flight, per Db, by their exact statements. Concurrent health requests on one instance
+ * share one round trip instead of queuing on health's single connection: 200 at once on the local runner
+ * queued past the budget and answered "database unhealthy" for a Postgres that was fine. Sharing is exact
+ * (same statements and parameters, asked while the same answer is on its way); each caller still waits
+ * only within its own budget.
+ */
+const inflight = new WeakMap<Db, Map<string, Promise<QueryResult[]>>>();
+
+function sharedProbe(db: Db, statements: Statement[]): Promise<QueryResult[]> {
+  let byKey = inflight.get(db);
+  if (!byKey) inflight.set(db, (byKey = new Map()));
+  const key = JSON.stringify(statements);
+  let p = byKey.get(key);
+  if (!p) {
+    p = db.batch(statements, { lane: 'health' }).finally(() => byKey.delete(key));
+    byKey.set(key, p);
+  }
+  return p;
+}
+
 function stateStatements(config: { checklists: ScheduledChecklist[] }, now: Date) {
   const missed = missedRunsStatement(config, now);
   return {
@@ -128,7 +149,7 @@ async function databaseAndState(
   if (schemaSeen.has(db)) {
     const start = performance.now();
     try {
-      const [, runs, settings] = await withTimeout(db.batch([{ text: 'SELECT 1' }, ...state.statements], { lane: 'health' }), budgetMs, 'database SELECT 1');
+      const [, runs, settings] = await withTimeout(sharedProbe(db, [{ text: 'SELECT 1' }, ...state.statements]), budgetMs, 'database SELECT 1');
       return { database: { status: 'healthy', latencyMs: elapsedMs(start), driver: db.driver }, extras: state.evaluate(runs!, settings!) };
     } catch (err) {
       const code = (err as { code?: string }).code;
@@ -142,10 +163,10 @@ async function databaseAndState(
     }
   }
   const [database, extras] = await Promise.all([
-    probe(db.driver, budgetMs, 'database SELECT 1', () => db.batch([{ text: 'SELECT 1' }], { lane: 'health' })),
+    probe(db.driver, budgetMs, 'database SELECT 1', () => sharedProbe(db, [{ text: 'SELECT 1' }])),
     (async (): Promise<OpsbookState> => {
       try {
-        const [runs, settings] = await withTimeout(db.batch(state.statements, { lane: 'health' }), budgetMs, 'opsbook state');
+        const [runs, settings] = await withTimeout(sharedProbe(db, state.statements), budgetMs, 'opsbook state');
         schemaSeen.add(db);
         return state.evaluate(runs!, settings!);
       } catch (err) {

@@ -65,6 +65,21 @@ describe('health over real dependencies', () => {
     expect(neonH.neon!.requests).toBe(1);
   });
 
+  it('200 concurrent health checks on one instance → they share the probe in flight: one request to Postgres, every answer healthy', async () => {
+    const { ensureSchema } = await import('../../lib/db/schema.js');
+    await ensureSchema(neonH.db);
+    const config = { checklists: [] };
+    await runHealth({ db: neonH.db, redis: upH.redis }, opts(), NOW, config);
+    neonH.neon!.resetCount();
+    const all = await Promise.all(Array.from({ length: 200 }, () => runHealth({ db: neonH.db, redis: upH.redis }, opts(), NOW, config)));
+    expect(all.map((r) => r.status)).toEqual(Array.from({ length: 200 }, () => 'healthy'));
+    expect(neonH.neon!.requests).toBe(1);
+    // Sequential checks each ask again: sharing never serves an answer older than the request.
+    await runHealth({ db: neonH.db, redis: upH.redis }, opts(), NOW, config);
+    await runHealth({ db: neonH.db, redis: upH.redis }, opts(), NOW, config);
+    expect(neonH.neon!.requests).toBe(3);
+  });
+
   it('Postgres port closed → unhealthy, 503, and Redis is still reported', async () => {
     const db = track(createPgDb(`postgres://postgres@127.0.0.1:${deadPort}/postgres`, FAST));
     const r = await runHealth({ db, redis: tcpH.redis }, opts(), NOW);
