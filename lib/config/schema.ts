@@ -47,6 +47,13 @@ export const postgresThresholds = z.strictObject({
   deadTuplesMinRows: z.number().int().min(0).default(10_000),
   /** Warn when a table with changes has not been (auto)vacuumed or analyzed for this many days. @default 7 */
   vacuumStaleDays: positive.default(7),
+  /**
+   * Missing index (PgHero's): a table with at least missingIndexMinRows rows whose scans use an index
+   * less than this share of the time. @default 95
+   */
+  missingIndexWarnPct: percent.default(95),
+  /** Tables smaller than this many rows are not judged for missing indexes (a sequential scan is fine there). @default 10000 */
+  missingIndexMinRows: z.number().int().min(0).default(10_000),
   /** Replica lag warn threshold. @default 5 */
   replicationLagWarnSeconds: positive.default(5),
   /** Rows shown per finding; the rest are counted. @default 10 */

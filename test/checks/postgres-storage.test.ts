@@ -87,10 +87,40 @@ describe.each(DB_DRIVERS)('postgres storage checks over %s', (driver) => {
     await h?.close();
   });
 
+  it('a 20,000-row table read by sequential scans → missing-indexes warn with its index-use share; once an index serves its reads → ok', async () => {
+    await writeAndFlush(h, [
+      'CREATE TABLE seq_read (id int, v int)',
+      'INSERT INTO seq_read SELECT g, g % 1000 FROM generate_series(1, 20000) g',
+      'SELECT count(*) FROM seq_read WHERE v = 7',
+      'SELECT count(*) FROM seq_read WHERE v = 8',
+      'SELECT count(*) FROM seq_read WHERE v = 9',
+    ]);
+    const scans = async () =>
+      (await h.db.query<{ s: number; live: number }>("SELECT seq_scan::int AS s, n_live_tup::int AS live FROM pg_stat_user_tables WHERE relname = 'seq_read'")).rows[0];
+    await until(async () => ((await scans())?.s ?? 0) >= 3 && ((await scans())?.live ?? 0) >= 20_000, 'three sequential scans of seq_read');
+    const before = (await diagnose(deps, config({ missingIndexMinRows: 10_000, missingIndexWarnPct: 95 }), { only: ['postgres.missing-indexes'] })).byId('postgres.missing-indexes');
+    expect(before).toMatchObject({ status: 'warn', value: 1, unit: 'tables' });
+    expect(before.summary).toMatch(/^1 table read mostly by sequential scans: public\.seq_read uses an index in 0 % of \d+ scans \(20000 rows\)$/);
+    expect(before.details?.[0]).toMatchObject({ table: 'public.seq_read', indexScans: 0, indexUsedPct: 0, liveRows: 20_000 });
+    // Smaller than the floor → not judged.
+    const floor = (await diagnose(deps, config({ missingIndexMinRows: 50_000 }), { only: ['postgres.missing-indexes'] })).byId('postgres.missing-indexes');
+    expect(floor).toMatchObject({ status: 'ok', value: 0 });
+
+    await writeAndFlush(h, ['CREATE INDEX seq_read_v ON seq_read (v)']);
+    await writeAndFlush(h, ['SET LOCAL enable_seqscan = off', ...Array.from({ length: 100 }, (_, i) => `SELECT count(*) FROM seq_read WHERE v = ${i}`)]);
+    await until(async () => {
+      const r = (await h.db.query<{ i: number }>("SELECT COALESCE(idx_scan, 0)::int AS i FROM pg_stat_user_tables WHERE relname = 'seq_read'")).rows[0];
+      return (r?.i ?? 0) >= 100;
+    }, 'a hundred index scans of seq_read');
+    const after = (await diagnose(deps, config({ missingIndexMinRows: 10_000, missingIndexWarnPct: 95 }), { only: ['postgres.missing-indexes'] })).byId('postgres.missing-indexes');
+    expect(after).toMatchObject({ status: 'ok', value: 0 });
+    await writeAndFlush(h, ['DROP TABLE seq_read']);
+  });
+
   it('clean database → every storage check ok, in two Postgres round trips', async () => {
     const report = await diagnose(deps, config(), { only: ['postgres.storage'] });
     expect(report.checks.map((c) => c.id).sort()).toEqual(
-      ['postgres.cache-hit', 'postgres.database-size', 'postgres.largest-indexes', 'postgres.largest-tables', 'postgres.vacuum'].sort(),
+      ['postgres.cache-hit', 'postgres.database-size', 'postgres.largest-indexes', 'postgres.largest-tables', 'postgres.missing-indexes', 'postgres.vacuum'].sort(),
     );
     for (const c of report.checks) expect({ id: c.id, status: c.status, summary: c.summary }).toEqual({ id: c.id, status: 'ok', summary: c.summary });
     expect(report.byId('postgres.cache-hit').summary).toMatch(/not enough reads to judge/);

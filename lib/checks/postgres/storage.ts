@@ -3,6 +3,7 @@ import { postgresChecks } from './check.js';
 import type { QueryResult, Row } from '../../db/index.js';
 import { actionHint, bytes, ok, skipped, warn } from '../outcome.js';
 import { lockedNote, lockedOidsParam } from '../pg-locks.js';
+import { displayQueryText } from '../../sql/normalize.js';
 
 /**
  * Postgres storage diagnostics (runbook 001: "weekly ANALYZE / VACUUM ANALYZE; table sizes, bloat"):
@@ -415,6 +416,82 @@ const vacuum: Check['run'] = async (ctx, now) => {
 };
 
 // ---------------------------------------------------------------------------------------------------------------
+// Missing indexes
+
+/**
+ * Tables read mostly by sequential scans over many rows (PgHero's missing-indexes ratio): index scans under
+ * $1 % of all scans, at least $2 live rows, and both kinds counted (a table never index-scanned may have no
+ * index at all, which is the strongest case, so it is included when it is sequentially scanned). Ranked by
+ * rows read sequentially. With pg_stat_statements, the statements with the most time that name the table
+ * (by its name in the normalised text, which is a hint, not a proof) are linked.
+ */
+const missingIndexesSql = (withStatements: string | undefined) => `WITH t AS (
+  SELECT st.relid, format('%I.%I', st.schemaname, st.relname) AS "table", st.relname,
+         st.seq_scan::float8 AS seq_scan, COALESCE(st.idx_scan, 0)::float8 AS idx_scan,
+         st.seq_tup_read::float8 AS seq_rows, st.n_live_tup::float8 AS live
+  FROM pg_stat_user_tables st
+  WHERE st.schemaname NOT IN ('opsbook') AND st.schemaname !~ '^pg_(toast|temp_)'
+    AND st.n_live_tup >= $2::float8 AND st.seq_scan > 0
+    AND 100 * COALESCE(st.idx_scan, 0)::float8 / (st.seq_scan + COALESCE(st.idx_scan, 0)) < $1::float8
+), shown AS (
+  SELECT *, (count(*) OVER ())::int AS total FROM t ORDER BY seq_rows DESC, "table" LIMIT $3::int
+)
+SELECT s."table", s.seq_scan, s.idx_scan, s.seq_rows, s.live, s.total,
+       round((100 * s.idx_scan / (s.seq_scan + s.idx_scan))::numeric, 1)::float8 AS index_pct${
+         withStatements
+           ? `,
+       (SELECT left(q.query, ${200}) FROM ${withStatements} q
+        WHERE q.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND q.query ~* ('\\m' || regexp_replace(s.relname, '([^a-zA-Z0-9_])', '\\\\\\1', 'g') || '\\M')
+        ORDER BY q.total_exec_time DESC LIMIT 1) AS top_query`
+           : ''
+       }
+FROM shown s ORDER BY s.seq_rows DESC, s."table"`;
+
+const missingIndexes: Check['run'] = async (ctx) => {
+  const t = thresholds(ctx);
+  const caps = await ctx.pg.caps();
+  // Only when pg_stat_statements can be read (loaded, PG13+ column names): its absence must not fail this check.
+  const pss =
+    caps.pgStatStatements === 'available' && caps.serverVersionNum >= 130_000 && caps.pgStatStatementsSchema
+      ? `${caps.pgStatStatementsSchema === 'public' ? '' : `"${caps.pgStatStatementsSchema.replace(/"/g, '""')}".`}pg_stat_statements`
+      : undefined;
+  const rows = rowsOf(await ctx.pg.batch([{ text: missingIndexesSql(pss), params: [t.missingIndexWarnPct, t.missingIndexMinRows, t.topN] }]));
+  const total = num(rows[0]?.total);
+  if (total === 0) {
+    return ok(`no table of ${t.missingIndexMinRows} rows or more is read mostly by sequential scans (index use ≥ ${t.missingIndexWarnPct} %)`, {
+      value: 0,
+      unit: 'tables',
+    });
+  }
+  const details = rows.map((r) => ({
+    table: String(r.table),
+    sequentialScans: num(r.seq_scan),
+    indexScans: num(r.idx_scan),
+    indexUsedPct: num(r.index_pct),
+    rowsReadSequentially: num(r.seq_rows),
+    liveRows: num(r.live),
+    ...(r.top_query !== undefined ? { topStatement: displayQueryText(r.top_query === null ? null : String(r.top_query), ctx.queryText) } : {}),
+  }));
+  const first = details[0]!;
+  return warn(
+    `${total} table${total === 1 ? '' : 's'} read mostly by sequential scans: ${first.table} uses an index in ${first.indexUsedPct} % of ` +
+      `${first.sequentialScans + first.indexScans} scans (${Math.round(first.liveRows)} rows)`,
+    {
+      value: total,
+      unit: 'tables',
+      details,
+      ...(total > details.length ? { more: total - details.length } : {}),
+      hint: {
+        text:
+          `Find the queries that scan ${first.table} (${pss ? 'topStatement in details, and postgres.slow-queries' : 'pg_stat_statements shows them once installed'}), ` +
+          'EXPLAIN them and index the columns they filter or join on: CREATE INDEX CONCURRENTLY … (it does not block writes).',
+      },
+    },
+  );
+};
+
+// ---------------------------------------------------------------------------------------------------------------
 
 const FAMILY = 'postgres.storage';
 const check = postgresChecks(FAMILY);
@@ -429,6 +506,7 @@ export const family: CheckFamily = {
           check('postgres.largest-tables', 'Largest tables', 'P4', largestTables),
           check('postgres.largest-indexes', 'Largest indexes', 'P4', largestIndexes),
           check('postgres.vacuum', 'Dead rows and (auto)vacuum / analyze age', 'P3', vacuum),
+          check('postgres.missing-indexes', 'Missing indexes', 'P3', missingIndexes),
         ]
       : [],
 };
