@@ -102,6 +102,8 @@ describe.each(DB_DRIVERS)('postgres storage checks over %s', (driver) => {
     expect(before).toMatchObject({ status: 'warn', value: 1, unit: 'tables' });
     expect(before.summary).toMatch(/^1 table read mostly by sequential scans: public\.seq_read uses an index in 0 % of \d+ scans \(20000 rows\)$/);
     expect(before.details?.[0]).toMatchObject({ table: 'public.seq_read', indexScans: 0, indexUsedPct: 0, liveRows: 20_000 });
+    // With pg_stat_statements (the server drivers' test databases have it), the reading statement that costs most.
+    if (driver !== 'pglite') expect(before.details?.[0]?.topStatement).toMatch(/^SELECT count\(\*\) FROM seq_read WHERE v = \$1$/);
     // Smaller than the floor → not judged.
     const floor = (await diagnose(deps, config({ missingIndexMinRows: 50_000 }), { only: ['postgres.missing-indexes'] })).byId('postgres.missing-indexes');
     expect(floor).toMatchObject({ status: 'ok', value: 0 });

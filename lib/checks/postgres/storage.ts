@@ -442,6 +442,7 @@ SELECT s."table", s.seq_scan, s.idx_scan, s.seq_rows, s.live, s.total,
            ? `,
        (SELECT left(q.query, ${200}) FROM ${withStatements} q
         WHERE q.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND q.query ~* '^\\s*(select|with|update|delete)\\M'
           AND q.query ~* ('\\m' || regexp_replace(s.relname, '([^a-zA-Z0-9_])', '\\\\\\1', 'g') || '\\M')
         ORDER BY q.total_exec_time DESC LIMIT 1) AS top_query`
            : ''
