@@ -91,6 +91,7 @@ export function createPgAccess(
       maxConnections: Number(row.max_connections),
       previous,
       locks: parseLocks(results[1]?.rows ?? []),
+      snapshotsReadable: snapshots || opts.previousFrom !== undefined,
     };
   }
 

@@ -62,6 +62,8 @@ export interface PgCapabilities {
   previous: Record<string, { takenAt: string; data: unknown } | undefined>;
   /** The lock table as this run found it: who holds and awaits what (lib/checks/pg-locks.ts). */
   locks: LockSnapshot;
+  /** Opsbook's snapshots table can be read from this access (its schema exists): history-based checks use it. */
+  snapshotsReadable: boolean;
 }
 
 /**

@@ -54,6 +54,10 @@ export const postgresThresholds = z.strictObject({
   missingIndexWarnPct: percent.default(95),
   /** Tables smaller than this many rows are not judged for missing indexes (a sequential scan is fine there). @default 10000 */
   missingIndexMinRows: z.number().int().min(0).default(10_000),
+  /** Warn when the database reaches sizeLimitBytes within this many days at its measured growth. @default 30 */
+  growthWarnDays: positive.default(30),
+  /** Fail within this many days (or at the limit). @default 7 */
+  growthFailDays: positive.default(7),
   /** Replica lag warn threshold. @default 5 */
   replicationLagWarnSeconds: positive.default(5),
   /** Rows shown per finding; the rest are counted. @default 10 */
@@ -246,6 +250,12 @@ export const checksConfig = z.strictObject({
        * @example "APP_DATABASE_URL"
        */
       databaseUrlEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
+      /**
+       * The database size not to outgrow, in bytes (a plan's storage limit): postgres.growth says how
+       * many days are left at the measured rate, and warns or fails by growthWarnDays / growthFailDays.
+       * @example 10737418240
+       */
+      sizeLimitBytes: z.number().int().positive().optional(),
     })
     .default({ enabled: true, thresholds: postgresThresholds.parse({}) }),
   redis: z.strictObject({ enabled: z.boolean().default(true), thresholds: redisThresholds.default(redisThresholds.parse({})) }).default({ enabled: true, thresholds: redisThresholds.parse({}) }),

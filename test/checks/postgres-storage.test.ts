@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gradeCacheHit, CACHE_MIN_BLOCK_ACCESSES } from '../../lib/checks/postgres/storage.js';
+import { daysUntilLimit, gradeCacheHit, CACHE_MIN_BLOCK_ACCESSES } from '../../lib/checks/postgres/storage.js';
+import { ensureSchema } from '../../lib/db/schema.js';
 import type { Deps } from '../../lib/deps.js';
 import type { Statement } from '../../lib/db/index.js';
 import { diagnose, depsFor } from '../support/diagnostics.js';
@@ -74,6 +75,18 @@ describe('cache hit grading (a low hit rate needs a working set larger than shar
   });
 });
 
+describe('days until the size limit', () => {
+  it.each([
+    ['growing 1 MB/day, 20 MB left → 20 days', 100e6, 1e6, 120e6, 20],
+    ['at the limit → 0', 120e6, 1e6, 120e6, 0],
+    ['past the limit while shrinking → 0', 130e6, -1e6, 120e6, 0],
+    ['shrinking below the limit → never (null)', 100e6, -1e6, 120e6, null],
+    ['flat → never (null)', 100e6, 0, 120e6, null],
+  ])('%s', (_name, current, perDay, limit, expected) => {
+    expect(daysUntilLimit(current, perDay, limit)).toBe(expected);
+  });
+});
+
 describe.each(DB_DRIVERS)('postgres storage checks over %s', (driver) => {
   let h: DbHarness;
   let deps: Deps;
@@ -85,6 +98,43 @@ describe.each(DB_DRIVERS)('postgres storage checks over %s', (driver) => {
   });
   afterAll(async () => {
     await h?.close();
+  });
+
+  it('growth from stored snapshots → bytes a day, the fastest-growing tables, and days to sizeLimitBytes: warn within growthWarnDays, fail within growthFailDays', async () => {
+    await ensureSchema(h.db);
+    const now = new Date();
+    const noHistory = (await diagnose(deps, config(), { only: ['postgres.growth'] }, now)).byId('postgres.growth');
+    expect(noHistory.status).toBe('ok');
+    expect(noHistory.summary).toMatch(/growth needs a size snapshot at least a day old/);
+
+    const size = Number((await diagnose(deps, config(), { only: ['postgres.database-size'] }, now)).byId('postgres.database-size').value);
+    const day = 86_400_000;
+    const at = (d: number) => new Date(now.getTime() - d * day).toISOString();
+    // Ten days ago the database was 10 MB smaller: 1 MB a day. One table grew 900 kB in nine days.
+    await h.db.batch(
+      [
+        { text: 'INSERT INTO opsbook.snapshots (kind, taken_at, data) VALUES ($1, $2, $3::jsonb)', params: ['database_size', at(10), JSON.stringify({ bytes: size - 10e6 })] },
+        { text: 'INSERT INTO opsbook.snapshots (kind, taken_at, data) VALUES ($1, $2, $3::jsonb)', params: ['table_sizes', at(10), JSON.stringify([{ table: 'public.orders', bytes: 100_000 }, { table: 'public.quiet', bytes: 5000 }])] },
+        { text: 'INSERT INTO opsbook.snapshots (kind, taken_at, data) VALUES ($1, $2, $3::jsonb)', params: ['table_sizes', at(1), JSON.stringify([{ table: 'public.orders', bytes: 1_000_000 }, { table: 'public.quiet', bytes: 5000 }])] },
+      ],
+      { readOnly: false },
+    );
+    const run = async (limit?: number) =>
+      (await diagnose(deps, { checks: { postgres: { thresholds: { ...THRESHOLDS, growthWarnDays: 30, growthFailDays: 7 }, ...(limit ? { sizeLimitBytes: Math.round(limit) } : {}) } } }, { only: ['postgres.growth'] }, now)).byId('postgres.growth');
+
+    const open = await run();
+    expect(open.status).toBe('ok');
+    expect(open.summary).toMatch(/^database \S+ is [\d.]+ [kMG]?B, \+(9\d\d(\.\d)? kB|1(\.0)? MB)\/day over 10 d \(no sizeLimitBytes configured\)$/);
+    expect(Math.abs(Number(open.value) - 1e6)).toBeLessThan(50_000);
+    expect(open.details).toEqual([{ table: 'public.orders', bytes: 1_000_000, bytesPerDay: 100_000 }]);
+
+    const soon = await run(size + 20e6);
+    expect(soon.status).toBe('warn');
+    expect(soon.summary).toMatch(/limit in about (19|20) days$/);
+    expect(soon.hint?.text).toContain('starting with public.orders (the fastest grower)');
+    expect((await run(size + 5e6)).status).toBe('fail');
+    expect((await run(size + 500e6)).status).toBe('ok');
+    await h.db.batch([{ text: "DELETE FROM opsbook.snapshots WHERE kind IN ('database_size', 'table_sizes')" }], { readOnly: false });
   });
 
   it('a 20,000-row table read by sequential scans → missing-indexes warn with its index-use share; once an index serves its reads → ok', async () => {
@@ -122,7 +172,7 @@ describe.each(DB_DRIVERS)('postgres storage checks over %s', (driver) => {
   it('clean database → every storage check ok, in two Postgres round trips', async () => {
     const report = await diagnose(deps, config(), { only: ['postgres.storage'] });
     expect(report.checks.map((c) => c.id).sort()).toEqual(
-      ['postgres.cache-hit', 'postgres.database-size', 'postgres.largest-indexes', 'postgres.largest-tables', 'postgres.missing-indexes', 'postgres.vacuum'].sort(),
+      ['postgres.cache-hit', 'postgres.database-size', 'postgres.growth', 'postgres.largest-indexes', 'postgres.largest-tables', 'postgres.missing-indexes', 'postgres.vacuum'].sort(),
     );
     for (const c of report.checks) expect({ id: c.id, status: c.status, summary: c.summary }).toEqual({ id: c.id, status: 'ok', summary: c.summary });
     expect(report.byId('postgres.cache-hit').summary).toMatch(/not enough reads to judge/);

@@ -1,7 +1,7 @@
 import type { Check, CheckContext, CheckFamily, CheckOutcome, CheckStatus } from '../types.js';
 import { postgresChecks } from './check.js';
 import type { QueryResult, Row } from '../../db/index.js';
-import { actionHint, bytes, ok, skipped, warn } from '../outcome.js';
+import { actionHint, bytes, fail, ok, skipped, warn } from '../outcome.js';
 import { lockedNote, lockedOidsParam } from '../pg-locks.js';
 import { displayQueryText } from '../../sql/normalize.js';
 
@@ -416,6 +416,94 @@ const vacuum: Check['run'] = async (ctx, now) => {
 };
 
 // ---------------------------------------------------------------------------------------------------------------
+// Growth
+
+/** History read for growth: the window's oldest and the latest snapshots of each kind are compared. */
+export const GROWTH_WINDOW_DAYS = 28;
+/** A rate over less than this says little (one busy afternoon): no figure until the history is a day old. */
+const GROWTH_MIN_DAYS = 1;
+
+const GROWTH_HISTORY_SQL = `SELECT DISTINCT ON (kind, edge) kind, edge, extract(epoch FROM taken_at)::float8 AS taken_at, data
+FROM (
+  SELECT kind, taken_at, data, 'oldest' AS edge FROM opsbook.snapshots WHERE kind IN ('database_size', 'table_sizes') AND taken_at >= $1::timestamptz AND taken_at <= $2::timestamptz
+  UNION ALL
+  SELECT kind, taken_at, data, 'latest' FROM opsbook.snapshots WHERE kind = 'table_sizes' AND taken_at >= $1::timestamptz AND taken_at <= $2::timestamptz
+) s
+ORDER BY kind, edge, CASE WHEN edge = 'oldest' THEN taken_at END ASC, taken_at DESC`;
+
+/** Days until `limit` at `perDay` bytes a day from `current`; null when not growing. Pure. */
+export function daysUntilLimit(current: number, perDay: number, limit: number): number | null {
+  if (current >= limit) return 0;
+  if (perDay <= 0) return null;
+  return (limit - current) / perDay;
+}
+
+const growth: Check['run'] = async (ctx, now) => {
+  const t = thresholds(ctx);
+  const limit = ctx.config.checks.postgres.sizeLimitBytes;
+  const [caps, storeCaps] = await Promise.all([ctx.pg.caps(), ctx.store.caps()]);
+  const from = new Date(now.getTime() - GROWTH_WINDOW_DAYS * 86_400_000).toISOString();
+  const sizeStatement = { text: DATABASE_SIZE_SQL };
+  if (!storeCaps.snapshotsReadable) {
+    return skipped(
+      'no history to measure growth from: Opsbook\'s snapshots table cannot be read by this role',
+      'Let Opsbook create its schema (run it once with a role that may CREATE in the database), then take snapshots (?snapshot=1 or the snapshot task).',
+    );
+  }
+  const historyStatement = { text: GROWTH_HISTORY_SQL, params: [from, now.toISOString()] };
+  // One batch each: on the same database the two merge into the run's one round trip.
+  const [sizeRows, history] = await Promise.all([
+    ctx.pg.batch([sizeStatement]).then((r) => rowsOf(r)),
+    ctx.store.batch([historyStatement]).then((r) => rowsOf(r)),
+  ]);
+  const current = num(sizeRows[0]?.bytes);
+  const oldest = history.find((r) => r.kind === 'database_size' && r.edge === 'oldest');
+  const oldBytes = (oldest?.data as { bytes?: unknown } | undefined)?.bytes;
+  const days = oldest ? (now.getTime() / 1000 - num(oldest.taken_at)) / 86_400 : 0;
+  if (!oldest || typeof oldBytes !== 'number' || days < GROWTH_MIN_DAYS) {
+    return ok(
+      `database ${caps.database} is ${bytes(current)}; growth needs a size snapshot at least a day old (none in the last ${GROWTH_WINDOW_DAYS} days yet: ?snapshot=1 or the snapshot task takes them)`,
+      { value: 0, unit: 'bytes/day' },
+    );
+  }
+  const perDay = (current - oldBytes) / days;
+  // Per table: the window's oldest and latest table_sizes snapshots, tables present in both.
+  const tables = (edge: string) =>
+    new Map(
+      ((history.find((r) => r.kind === 'table_sizes' && r.edge === edge)?.data as Array<{ table?: unknown; bytes?: unknown }> | undefined) ?? [])
+        .filter((x) => typeof x.table === 'string' && typeof x.bytes === 'number')
+        .map((x) => [x.table as string, x.bytes as number]),
+    );
+  const tOld = history.find((r) => r.kind === 'table_sizes' && r.edge === 'oldest');
+  const tNew = history.find((r) => r.kind === 'table_sizes' && r.edge === 'latest');
+  const tDays = tOld && tNew ? (num(tNew.taken_at) - num(tOld.taken_at)) / 86_400 : 0;
+  const before = tables('oldest');
+  const growers =
+    tDays >= GROWTH_MIN_DAYS
+      ? [...tables('latest')]
+          .filter(([name]) => before.has(name))
+          .map(([table, b]) => ({ table, bytes: b, bytesPerDay: Math.round((b - before.get(table)!) / tDays) }))
+          .filter((g) => g.bytesPerDay > 0)
+          .sort((a, b) => b.bytesPerDay - a.bytesPerDay || a.table.localeCompare(b.table))
+          .slice(0, t.topN)
+      : [];
+  const rate = `${perDay >= 0 ? '+' : '−'}${bytes(Math.abs(perDay))}/day over ${Math.round(days * 10) / 10} d`;
+  const head = `database ${caps.database} is ${bytes(current)}, ${rate}`;
+  const extra = { value: Math.round(perDay), unit: 'bytes/day', ...(growers.length ? { details: growers } : {}) };
+  if (limit === undefined) return ok(`${head} (no sizeLimitBytes configured)`, extra);
+  const left = daysUntilLimit(current, perDay, limit);
+  const reach = left === null ? `not growing toward the ${bytes(limit)} limit` : left === 0 ? `at or past the ${bytes(limit)} limit` : `${bytes(limit)} limit in about ${Math.floor(left)} days`;
+  const summary = `${head}: ${reach}`;
+  if (left === null || left > t.growthWarnDays) return ok(summary, extra);
+  const hint = {
+    text:
+      `Raise the storage limit (a larger plan) or make room: drop what duplicate-indexes and unused-indexes name, delete or archive old rows ` +
+      `(the retention-delete task)${growers[0] ? `, starting with ${growers[0].table} (the fastest grower)` : ''}, then VACUUM to reuse the space.`,
+  };
+  return (left <= t.growthFailDays ? fail : warn)(summary, { ...extra, hint });
+};
+
+// ---------------------------------------------------------------------------------------------------------------
 // Missing indexes
 
 /**
@@ -508,6 +596,7 @@ export const family: CheckFamily = {
           check('postgres.largest-indexes', 'Largest indexes', 'P4', largestIndexes),
           check('postgres.vacuum', 'Dead rows and (auto)vacuum / analyze age', 'P3', vacuum),
           check('postgres.missing-indexes', 'Missing indexes', 'P3', missingIndexes),
+          check('postgres.growth', 'Database growth', 'P3', growth),
         ]
       : [],
 };
