@@ -1,4 +1,4 @@
-import { connect, createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TimeoutError, withTimeout } from '../../lib/timeout.js';
@@ -14,6 +14,7 @@ describe('withTimeout', () => {
   const written = new Int32Array(new SharedArrayBuffer(4));
   let silent: Server;
   let silentPort: number;
+  const held = new Set<Socket>();
 
   beforeAll(async () => {
     // An echo peer on its own thread: it answers while this thread is blocked.
@@ -24,13 +25,20 @@ describe('withTimeout', () => {
       { eval: true, workerData: written },
     );
     port = await new Promise<number>((r) => worker.once('message', r));
-    silent = createServer(() => undefined);
+    // Reads and ignores: a socket that is never read would never see the client's close, and close() would wait.
+    silent = createServer((socket) => {
+      held.add(socket);
+      socket.on('error', () => undefined).resume();
+    });
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
     silentPort = (silent.address() as { port: number }).port;
   });
   afterAll(async () => {
-    await worker.terminate();
-    await new Promise((r) => silent.close(r));
+    for (const socket of held) socket.destroy();
+    // Cleanup is bounded: a slow teardown on a busy machine must not hang the file.
+    const bounded = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(r, 5000).unref())]);
+    await bounded(worker.terminate());
+    await bounded(new Promise((r) => silent.close(r)));
   });
 
   const echo = (p: number) =>
