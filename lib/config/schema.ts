@@ -54,6 +54,10 @@ export const postgresThresholds = z.strictObject({
   missingIndexWarnPct: percent.default(95),
   /** Tables smaller than this many rows are not judged for missing indexes (a sequential scan is fine there). @default 10000 */
   missingIndexMinRows: z.number().int().min(0).default(10_000),
+  /** Tables smaller than this are not estimated for bloat (the estimate is noise on small tables). @default 104857600 (100 MB) */
+  bloatMinBytes: z.number().int().min(0).default(100 * 1024 * 1024),
+  /** Warn when a table's estimated bloat (space beyond what its live rows need) reaches this share of it. @default 50 */
+  bloatWarnPct: percent.default(50),
   /** Warn when the database reaches sizeLimitBytes within this many days at its measured growth. @default 30 */
   growthWarnDays: positive.default(30),
   /** Fail within this many days (or at the limit). @default 7 */

@@ -100,6 +100,27 @@ describe.each(DB_DRIVERS)('postgres storage checks over %s', (driver) => {
     await h?.close();
   });
 
+  it('a table with 90 % of its rows deleted → bloat estimate warns past bloatWarnPct, naming it; a table just filled → about 0 %', async () => {
+    await writeAndFlush(h, [
+      'CREATE TABLE bloated (id int, payload text)',
+      "INSERT INTO bloated SELECT g, repeat('x', 100) FROM generate_series(1, 50000) g",
+      'DELETE FROM bloated WHERE id % 10 <> 0',
+      'CREATE TABLE filled (id int, payload text)',
+      "INSERT INTO filled SELECT g, repeat('x', 100) FROM generate_series(1, 50000) g",
+      'ANALYZE bloated',
+      'ANALYZE filled',
+    ]);
+    const r = (await diagnose(deps, config({ bloatMinBytes: 1024 * 1024, bloatWarnPct: 50 }), { only: ['postgres.bloat'] })).byId('postgres.bloat');
+    expect(r.status).toBe('warn');
+    expect(r.summary).toMatch(/^1 table bloated past 50 %: public\.bloated: about [\d.]+ MB \((8\d|9\d)(\.\d)? %\) beyond what its live rows need \(an estimate from statistics\)$/);
+    const filled = r.details?.find((d) => d.table === 'public.filled');
+    expect(filled?.estimatedBloatPct as number).toBeLessThan(15);
+    expect(r.hint?.action?.body).toEqual({ op: 'vacuum-analyze', table: 'public.bloated', dryRun: true });
+    // Under the size floor → not estimated at all.
+    expect((await diagnose(deps, config({ bloatMinBytes: 1024 ** 3 }), { only: ['postgres.bloat'] })).byId('postgres.bloat')).toMatchObject({ status: 'ok', value: 0 });
+    await writeAndFlush(h, ['DROP TABLE bloated', 'DROP TABLE filled']);
+  });
+
   it('growth from stored snapshots → bytes a day, the fastest-growing tables, and days to sizeLimitBytes: warn within growthWarnDays, fail within growthFailDays', async () => {
     await ensureSchema(h.db);
     const now = new Date();
@@ -172,7 +193,7 @@ describe.each(DB_DRIVERS)('postgres storage checks over %s', (driver) => {
   it('clean database → every storage check ok, in two Postgres round trips', async () => {
     const report = await diagnose(deps, config(), { only: ['postgres.storage'] });
     expect(report.checks.map((c) => c.id).sort()).toEqual(
-      ['postgres.cache-hit', 'postgres.database-size', 'postgres.growth', 'postgres.largest-indexes', 'postgres.largest-tables', 'postgres.missing-indexes', 'postgres.vacuum'].sort(),
+      ['postgres.bloat', 'postgres.cache-hit', 'postgres.database-size', 'postgres.growth', 'postgres.largest-indexes', 'postgres.largest-tables', 'postgres.missing-indexes', 'postgres.vacuum'].sort(),
     );
     for (const c of report.checks) expect({ id: c.id, status: c.status, summary: c.summary }).toEqual({ id: c.id, status: 'ok', summary: c.summary });
     expect(report.byId('postgres.cache-hit').summary).toMatch(/not enough reads to judge/);

@@ -416,6 +416,85 @@ const vacuum: Check['run'] = async (ctx, now) => {
 };
 
 // ---------------------------------------------------------------------------------------------------------------
+// Bloat (an estimate)
+
+/**
+ * Table bloat estimated from statistics, the established way (no page is read, no lock is taken): the
+ * bytes a row needs follow from pg_stats (average width and null share per column) plus the tuple header
+ * (23 bytes and a null bitmap, aligned to 8) and its 4-byte line pointer; pages the live rows need follow
+ * from the table's fillfactor and the 24-byte page header; bloat is what the table has beyond that. It is
+ * an estimate: wide variable-length columns, TOAST and alignment padding between columns move it, and it
+ * is only as fresh as the last ANALYZE. Tables under $1 bytes are left out; a table whose columns lack
+ * statistics (never analyzed, or columns this role may not read) is counted, not estimated.
+ */
+const BLOAT_SQL = `WITH t AS (
+  SELECT c.oid, n.nspname, c.relname, c.reltuples::float8 AS tuples, c.relpages::float8 AS pages,
+         current_setting('block_size')::float8 AS bs,
+         COALESCE((SELECT substring(o FROM 'fillfactor=([0-9]+)')::float8 FROM unnest(c.reloptions) o WHERE o LIKE 'fillfactor=%'), 100) AS fillfactor
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'm') AND ${APP_SCHEMA('n')}
+    AND c.relpages::float8 * current_setting('block_size')::float8 >= $1::float8
+), cols AS (
+  SELECT t.oid, count(*)::int AS ncols, count(s.attname)::int AS with_stats,
+         COALESCE(sum((1 - s.null_frac) * s.avg_width), 0)::float8 AS data_width,
+         COALESCE(bool_or(s.null_frac > 0), false) AS has_nulls
+  FROM t
+  JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
+  LEFT JOIN pg_stats s ON s.schemaname = t.nspname AND s.tablename = t.relname AND s.attname = a.attname AND NOT s.inherited
+  GROUP BY t.oid
+), est AS (
+  SELECT t.*, cols.ncols, cols.with_stats,
+         -- header and null bitmap, then the data, each aligned to 8 bytes (MAXALIGN on 64-bit)
+         ceil((23 + CASE WHEN cols.has_nulls THEN ceil(cols.ncols / 8.0) ELSE 0 END) / 8.0) * 8 + ceil(cols.data_width / 8.0) * 8 AS row_bytes
+  FROM t JOIN cols ON cols.oid = t.oid
+), sized AS (
+  SELECT *, CASE WHEN with_stats = ncols AND tuples >= 0
+                 THEN ceil(tuples / GREATEST(floor((bs - 24) * fillfactor / 100 / (row_bytes + 4)), 1)) END AS needed_pages
+  FROM est
+)
+SELECT format('%I.%I', nspname, relname) AS "table", pages * bs AS table_bytes, needed_pages * bs AS needed_bytes,
+       GREATEST(pages - needed_pages, 0) * bs AS bloat_bytes,
+       CASE WHEN pages > 0 THEN round((100 * GREATEST(pages - needed_pages, 0) / pages)::numeric, 1)::float8 END AS bloat_pct,
+       needed_pages IS NOT NULL AS estimated,
+       (count(*) OVER ())::int AS total, (count(*) FILTER (WHERE needed_pages IS NULL) OVER ())::int AS unestimated
+FROM sized
+ORDER BY needed_pages IS NULL, GREATEST(pages - COALESCE(needed_pages, pages), 0) DESC, 1
+LIMIT $2::int`;
+
+const bloat: Check['run'] = async (ctx) => {
+  const t = thresholds(ctx);
+  const caps = await ctx.pg.caps();
+  const rows = rowsOf(await ctx.pg.batch([{ text: BLOAT_SQL, params: [t.bloatMinBytes, t.topN] }]));
+  const total = num(rows[0]?.total);
+  const unestimated = num(rows[0]?.unestimated);
+  if (total === 0) return ok(`no table of ${bytes(t.bloatMinBytes)} or more to estimate bloat for`, { value: 0, unit: '%' });
+  if (unestimated === total) {
+    return skipped(
+      `bloat not estimated: ${total === 1 ? 'the table' : `all ${total} tables`} of ${bytes(t.bloatMinBytes)} or more lack${total === 1 ? 's' : ''} column statistics readable by ${caps.user}`,
+      `ANALYZE them (autovacuum does it after enough changes), and let ${caps.user} read them (statistics of columns it may not SELECT are hidden: GRANT SELECT on the tables).`,
+    );
+  }
+  const details = rows
+    .filter((r) => r.estimated === true)
+    .map((r) => ({ table: String(r.table), tableBytes: num(r.table_bytes), neededBytes: num(r.needed_bytes), estimatedBloatBytes: num(r.bloat_bytes), estimatedBloatPct: num(r.bloat_pct) }));
+  const worst = details[0]!;
+  const flagged = details.filter((d) => d.estimatedBloatPct >= t.bloatWarnPct);
+  const note = unestimated ? `; ${unestimated} without readable statistics not estimated` : '';
+  const head = `${worst.table}: about ${bytes(worst.estimatedBloatBytes)} (${worst.estimatedBloatPct} %) beyond what its live rows need (an estimate from statistics)`;
+  const extra = { value: worst.estimatedBloatPct, unit: '%', details, ...(total - unestimated > details.length ? { more: total - unestimated - details.length } : {}) };
+  if (flagged.length === 0) return ok(`most bloated ${head}${note}`, extra);
+  return warn(`${flagged.length} table${flagged.length === 1 ? '' : 's'} bloated past ${t.bloatWarnPct} %: ${head}${note}`, {
+    ...extra,
+    hint: actionHint(
+      `VACUUM makes the space reusable but does not return it; to shrink ${worst.table}, rewrite it off-hours (VACUUM FULL takes an ACCESS EXCLUSIVE lock for the whole rewrite; pg_repack does it online). ` +
+        'If it comes back, autovacuum is not keeping up with the deletes and updates (see postgres.vacuum).',
+      MAINTENANCE_PATH,
+      { op: 'vacuum-analyze', table: worst.table },
+    ),
+  });
+};
+
+// ---------------------------------------------------------------------------------------------------------------
 // Growth
 
 /** History read for growth: the window's oldest and the latest snapshots of each kind are compared. */
@@ -597,6 +676,7 @@ export const family: CheckFamily = {
           check('postgres.vacuum', 'Dead rows and (auto)vacuum / analyze age', 'P3', vacuum),
           check('postgres.missing-indexes', 'Missing indexes', 'P3', missingIndexes),
           check('postgres.growth', 'Database growth', 'P3', growth),
+          check('postgres.bloat', 'Table bloat (estimate)', 'P4', bloat),
         ]
       : [],
 };
