@@ -10,7 +10,7 @@ import type { Db, DbDriver } from '../../lib/db/types.js';
 import type { Deps } from '../../lib/deps.js';
 import { depsFor, diagnose } from '../support/diagnostics.js';
 import { DB_DRIVERS, DEFAULT_LIMITS, openDb, type DbHarness } from '../support/drivers.js';
-import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { createTestDatabase, openSession, type TestDatabase } from '../support/pg.js';
 import { PG_ADMIN_URL, pgUrlFor } from '../support/services.js';
 
 const MY_FAMILIES = ['postgres.activity', 'postgres.statements', 'postgres.replication'];
@@ -129,14 +129,6 @@ describe('round trips over the Neon HTTP driver', () => {
 });
 
 /** A separate session on the test database, as an app would hold one. */
-async function session(url: string, name: string): Promise<{ client: pg.Client; pid: number }> {
-  const client = new pg.Client({ connectionString: url, application_name: name });
-  client.on('error', () => undefined);
-  await client.connect();
-  const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-  return { client, pid: rows[0]!.pid };
-}
-
 /** Poll until `sql` returns ready = true (no blind sleeping); fail with `what` after a while. */
 async function waitUntil(admin: pg.Pool, sql: string, params: unknown[], what: string): Promise<void> {
   const deadline = Date.now() + 15_000;
@@ -187,7 +179,7 @@ describe.each(['pg', 'neon'] as const)('postgres activity checks with other sess
     const admin = h.database!.admin;
     await admin.query('CREATE TABLE lock_target (id int)');
     const open = async (name: string) => {
-      const s = await session(h.database!.url, name);
+      const s = await openSession(h.database!.url, name);
       sessions.push(s.client);
       pids.push(s.pid);
       return s;
@@ -341,7 +333,7 @@ describe.each(['pg', 'neon'] as const)('one scope on every page: sessions of ano
     deps = await depsFor(h.db);
     // Another database on the same server, with a session left idle in a transaction.
     other = await createTestDatabase();
-    elsewhere = await session(other.url, 'other-db-idler');
+    elsewhere = await openSession(other.url, 'other-db-idler');
     await elsewhere.client.query('BEGIN');
     await elsewhere.client.query('SELECT 1');
   });

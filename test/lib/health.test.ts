@@ -54,29 +54,31 @@ describe('health over real dependencies', () => {
     expect(r).toMatchObject({ status: 'healthy', httpStatus: 200, timestamp: NOW.toISOString(), checks: { database: 'healthy', redis: 'healthy' } });
   });
 
-  it('on a database holding Opsbook schema, a warm health check is one request to Postgres', async () => {
+  /** Neon and Upstash with Opsbook's schema in place and one health check done: the peer's count starts at 0. */
+  const NO_CHECKLISTS = { checklists: [] };
+  const warmNeonHealth = async () => {
     const { ensureSchema } = await import('../../lib/db/schema.js');
     await ensureSchema(neonH.db);
-    const config = { checklists: [] };
-    await runHealth({ db: neonH.db, redis: upH.redis }, opts(), NOW, config);
+    await runHealth({ db: neonH.db, redis: upH.redis }, opts(), NOW, NO_CHECKLISTS);
     neonH.neon!.resetCount();
-    const r = await runHealth({ db: neonH.db, redis: upH.redis }, opts(), NOW, config);
+    return () => runHealth({ db: neonH.db, redis: upH.redis }, opts(), NOW, NO_CHECKLISTS);
+  };
+
+  it('on a database holding Opsbook schema, a warm health check is one request to Postgres', async () => {
+    const check = await warmNeonHealth();
+    const r = await check();
     expect(r.status).toBe('healthy');
     expect(neonH.neon!.requests).toBe(1);
   });
 
   it('200 concurrent health checks on one instance → they share the probe in flight: one request to Postgres, every answer healthy', async () => {
-    const { ensureSchema } = await import('../../lib/db/schema.js');
-    await ensureSchema(neonH.db);
-    const config = { checklists: [] };
-    await runHealth({ db: neonH.db, redis: upH.redis }, opts(), NOW, config);
-    neonH.neon!.resetCount();
-    const all = await Promise.all(Array.from({ length: 200 }, () => runHealth({ db: neonH.db, redis: upH.redis }, opts(), NOW, config)));
+    const check = await warmNeonHealth();
+    const all = await Promise.all(Array.from({ length: 200 }, () => check()));
     expect(all.map((r) => r.status)).toEqual(Array.from({ length: 200 }, () => 'healthy'));
     expect(neonH.neon!.requests).toBe(1);
     // Sequential checks each ask again: sharing never serves an answer older than the request.
-    await runHealth({ db: neonH.db, redis: upH.redis }, opts(), NOW, config);
-    await runHealth({ db: neonH.db, redis: upH.redis }, opts(), NOW, config);
+    await check();
+    await check();
     expect(neonH.neon!.requests).toBe(3);
   });
 

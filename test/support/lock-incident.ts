@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { openSession } from './pg.js';
 
 /**
  * The incident diagnostics are called for: a migration holds ACCESS EXCLUSIVE on the busiest table, idle
@@ -52,17 +53,9 @@ export interface LockIncident {
   release(): Promise<void>;
 }
 
-async function session(url: string, name: string): Promise<{ client: pg.Client; pid: number }> {
-  const client = new pg.Client({ connectionString: url, application_name: name });
-  client.on('error', () => undefined);
-  await client.connect();
-  const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-  return { client, pid: rows[0]!.pid };
-}
-
 /** Plant the lock and the queues; resolves once every waiter is really waiting. */
 export async function plantLock(url: string, admin: pg.Pool): Promise<LockIncident> {
-  const opened = await Promise.all([session(url, 'holder-a'), session(url, 'holder-b')]);
+  const opened = await Promise.all([openSession(url, 'holder-a'), openSession(url, 'holder-b')]);
   opened.sort((a, b) => a.pid - b.pid);
   const [minorS, migrationS] = opened as [(typeof opened)[0], (typeof opened)[0]];
   const clients = [minorS.client, migrationS.client];
@@ -74,12 +67,12 @@ export async function plantLock(url: string, admin: pg.Pool): Promise<LockIncide
   const waiterSql = ['SELECT count(*) FROM orders', 'SELECT count(*) FROM orders', 'SELECT sum(total) FROM orders', "INSERT INTO orders (customer_id, status, total) VALUES (1, 'open', 5)"];
   const waiters: number[] = [];
   for (const [i, sql] of waiterSql.entries()) {
-    const s = await session(url, `app-${i}`);
+    const s = await openSession(url, `app-${i}`);
     clients.push(s.client);
     waiters.push(s.pid);
     s.client.query(sql).catch(() => undefined);
   }
-  const mw = await session(url, 'app-customers');
+  const mw = await openSession(url, 'app-customers');
   clients.push(mw.client);
   mw.client.query("UPDATE customers SET name = 'x' WHERE id = 1").catch(() => undefined);
 
