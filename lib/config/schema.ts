@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { readOnlyProblem } from './sql-guard.js';
 import { scheduleSchema } from '../checklists/schedule.js';
-import { taskByName, TASKS } from '../tasks/registry.js';
+import { TASK_PARAMS } from '../tasks/params.js';
 import { cronProblem } from '../heartbeats.js';
 
 /**
@@ -333,17 +333,17 @@ export const manualItem = z.strictObject({
   lastDone: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(),
 });
 
-/** Tasks are validated by their own schema from the task registry (one file per task). */
+/** Tasks are validated by their own params schema (lib/tasks/params.ts: leaf schemas, not the task registry). */
 export const taskItem = z
   .looseObject({ task: z.string().min(1).max(64) })
   .transform((value, ctx) => {
-    const def = taskByName(value.task);
-    if (!def) {
+    const schema = Object.hasOwn(TASK_PARAMS, value.task) ? TASK_PARAMS[value.task] : undefined;
+    if (!schema) {
       // `continue: true`: the union of item kinds then reports this branch's issue, with its path, not "Invalid input".
-      ctx.addIssue({ code: 'custom', message: `unknown task "${value.task}" (known: ${TASKS.map((t) => t.name).join(', ') || 'none'})`, path: ['task'], continue: true });
+      ctx.addIssue({ code: 'custom', message: `unknown task "${value.task}" (known: ${Object.keys(TASK_PARAMS).join(', ') || 'none'})`, path: ['task'], continue: true });
       return z.NEVER;
     }
-    const parsed = def.schema.safeParse(value);
+    const parsed = schema.safeParse(value);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as (string | number)[], continue: true });
       return z.NEVER;

@@ -1,17 +1,13 @@
-import * as z from 'zod';
-import { tableNameField } from './identifiers.js';
+import type * as z from 'zod';
 import { runMaintenance } from './maintenance.js';
 import type { TaskDefinition } from './types.js';
+import { analyzeParams } from './params.js';
 
 /**
  * `ANALYZE`: refresh the planner's statistics (runbook 001, weekly). The named tables, or every table
  * the role owns when `tables` is omitted, one statement per table with a progress line each.
  */
-export const analyzeParams = z.strictObject({
-  task: z.literal('analyze'),
-  /** `table`, `schema.table` or `"schema"."Table"`; the whole database when omitted. */
-  tables: z.array(tableNameField).min(1).max(200).optional(),
-});
+export { analyzeParams };
 
 export type AnalyzeParams = z.output<typeof analyzeParams>;
 

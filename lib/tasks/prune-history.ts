@@ -1,10 +1,11 @@
-import * as z from 'zod';
+import type * as z from 'zod';
 import { errored, ok, warn } from '../checks/outcome.js';
 import type { CheckOutcome } from '../checks/types.js';
 import type { Statement } from '../db/index.js';
 import { ensureSchema } from '../db/schema.js';
 import { budget, errorText, took } from './identifiers.js';
 import type { TaskContext, TaskDefinition } from './types.js';
+import { pruneHistoryParams } from './params.js';
 
 /**
  * "Run history, snapshots and sent reports are pruned by a task after a configurable number of days
@@ -23,11 +24,7 @@ import type { TaskContext, TaskDefinition } from './types.js';
  * In bounded batches, each one transaction with its own audit row (action `prune-history`), so a large
  * first prune never holds long locks; it stops before the time limit and reports what remains.
  */
-export const pruneHistoryParams = z.strictObject({
-  task: z.literal('prune-history'),
-  /** Keep this many days. @default config.retentionDays (90) */
-  days: z.number().int().min(1).max(3650).optional(),
-});
+export { pruneHistoryParams };
 
 export type PruneHistoryParams = z.output<typeof pruneHistoryParams>;
 

@@ -1,9 +1,10 @@
-import * as z from 'zod';
+import type * as z from 'zod';
 import { errored, ok, warn } from '../checks/outcome.js';
 import type { CheckOutcome } from '../checks/types.js';
 import { ensureSchema } from '../db/schema.js';
-import { budget, columnNameField, errorText, parseColumnName, quoteIdent, resolveTables, shown, SYSTEM_SCHEMAS, tableNameField, took } from './identifiers.js';
+import { budget, errorText, parseColumnName, quoteIdent, resolveTables, shown, SYSTEM_SCHEMAS, took } from './identifiers.js';
 import type { TaskContext, TaskDefinition } from './types.js';
+import { retentionDeleteParams } from './params.js';
 
 /**
  * Data retention (runbook 001: "audit_logs older than 90 days, session_logs older than 30 days"): delete
@@ -19,19 +20,7 @@ import type { TaskContext, TaskDefinition } from './types.js';
  * Names are checked against the catalog and quoted from it (see identifiers.ts); the cutoff and limits
  * are bound parameters. A `timestamp without time zone` column is compared as UTC.
  */
-export const retentionDeleteParams = z.strictObject({
-  task: z.literal('retention-delete'),
-  /** `table`, `schema.table` or `"schema"."Table"` (schema public when omitted). */
-  table: tableNameField,
-  /** A date, timestamp or timestamptz column: `created_at` or `"createdAt"`. */
-  column: columnNameField,
-  /** Rows with `column` older than this many days are deleted. */
-  olderThanDays: z.number().int().min(1).max(3650),
-  /** Rows per batch (one transaction each). @default 1000 */
-  batchSize: z.number().int().min(1).max(10_000).default(1000),
-  /** Batches per run; what is left waits for the next run. @default 100 */
-  maxBatches: z.number().int().min(1).max(1000).default(100),
-});
+export { retentionDeleteParams };
 
 export type RetentionDeleteParams = z.output<typeof retentionDeleteParams>;
 

@@ -1,19 +1,18 @@
-import * as z from 'zod';
+import type * as z from 'zod';
 import { allChecks } from '../checks/registry.js';
 import { errored, ok, skipped, warn } from '../checks/outcome.js';
 import { ensureSchema } from '../db/schema.js';
 import { runDiagnostics, selects } from '../diagnostics/run.js';
 import { errorText } from './identifiers.js';
 import type { TaskDefinition } from './types.js';
+import { snapshotParams } from './params.js';
 
 /**
  * Capture sizes, query statistics and queue counts for trends and diffs: the diagnostics checks that
  * record them, run with `snapshot: true`, which stores one opsbook.snapshots row per kind at `now`.
  * Only the checks this config defines are asked for (a config without queues must not be a 400).
  */
-export const snapshotParams = z.strictObject({
-  task: z.literal('snapshot'),
-});
+export { snapshotParams };
 
 export type SnapshotParams = z.output<typeof snapshotParams>;
 

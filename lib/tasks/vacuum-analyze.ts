@@ -1,7 +1,7 @@
-import * as z from 'zod';
-import { tableNameField } from './identifiers.js';
+import type * as z from 'zod';
 import { runMaintenance } from './maintenance.js';
 import type { TaskDefinition } from './types.js';
+import { vacuumAnalyzeParams } from './params.js';
 
 /**
  * `VACUUM (ANALYZE)`: reclaim dead rows and refresh statistics (runbook 002 daily vacuum, 001 weekly
@@ -9,11 +9,7 @@ import type { TaskDefinition } from './types.js';
  * through `db.exec`, with the task's remaining time as statement timeout; the whole database (every
  * table the role owns, the most dead rows first) when `tables` is omitted.
  */
-export const vacuumAnalyzeParams = z.strictObject({
-  task: z.literal('vacuum-analyze'),
-  /** `table`, `schema.table` or `"schema"."Table"`; the whole database when omitted. */
-  tables: z.array(tableNameField).min(1).max(200).optional(),
-});
+export { vacuumAnalyzeParams };
 
 export type VacuumAnalyzeParams = z.output<typeof vacuumAnalyzeParams>;
 

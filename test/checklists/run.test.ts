@@ -13,6 +13,7 @@ import { createResendSender } from '../../lib/email/resend.js';
 import { parseEnv } from '../../lib/env.js';
 import { createMemoryRedis } from '../../lib/redis/memory.js';
 import type { ErrorReporter } from '../../lib/sentry.js';
+import { TASK_PARAMS } from '../../lib/tasks/params.js';
 import { TASKS } from '../../lib/tasks/registry.js';
 import type { TaskDefinition } from '../../lib/tasks/types.js';
 import { startResendSink, type ResendSink } from '../peers/resend-sink.js';
@@ -35,7 +36,8 @@ function newFlag(): string {
 }
 const setFlag = (name: string, on: boolean) => (on ? (process.env[name] = '1') : delete process.env[name]);
 
-// Tasks are registered by name in lib/tasks/registry.ts; these two exist only while this file runs.
+// Tasks are registered by name in lib/tasks/registry.ts, their params in lib/tasks/params.ts; these two
+// exist only while this file runs.
 const THROWING_TASK = `t-throw-${suffix}`;
 const HANGING_TASK = `t-hang-${suffix}`;
 const testTasks: TaskDefinition[] = [
@@ -57,9 +59,11 @@ const testTasks: TaskDefinition[] = [
 
 beforeAll(() => {
   TASKS.push(...testTasks);
+  for (const t of testTasks) TASK_PARAMS[t.name] = t.schema;
 });
 afterAll(() => {
   for (const t of testTasks) TASKS.splice(TASKS.indexOf(t), 1);
+  for (const t of testTasks) delete TASK_PARAMS[t.name];
   for (const f of flags) delete process.env[f];
 });
 
