@@ -65,7 +65,7 @@ export async function runHealth(
   const budget = Math.max(1, opts.budgetMs - RESPONSE_MARGIN_MS);
   const [{ database, extras }, redis] = await Promise.all([
     databaseAndState(deps.db, config, now, budget),
-    probe(deps.redis.driver, budget, 'redis PING', () => deps.redis.command(['PING'])),
+    probe(deps.redis.driver, budget, 'redis PING', () => sharedPing(deps.redis)),
   ]);
   const checklists = config.checklists.length ? extras.checklists : undefined;
   if (redis.status === 'healthy' && !deps.redis.shared && opts.production) {
@@ -108,6 +108,18 @@ const schemaSeen = new WeakSet<Db>();
  * only within its own budget.
  */
 const inflight = new WeakMap<Db, Map<string, Promise<QueryResult[]>>>();
+
+/** The same for Redis: one PING in flight per client (over REST each would be an HTTP request of its own). */
+const pingInflight = new WeakMap<RedisClient, Promise<unknown>>();
+
+function sharedPing(redis: RedisClient): Promise<unknown> {
+  let p = pingInflight.get(redis);
+  if (!p) {
+    p = redis.command(['PING']).finally(() => pingInflight.delete(redis));
+    pingInflight.set(redis, p);
+  }
+  return p;
+}
 
 function sharedProbe(db: Db, statements: Statement[]): Promise<QueryResult[]> {
   let byKey = inflight.get(db);

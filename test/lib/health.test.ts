@@ -61,6 +61,7 @@ describe('health over real dependencies', () => {
     await ensureSchema(neonH.db);
     await runHealth({ db: neonH.db, redis: upH.redis }, opts(), NOW, NO_CHECKLISTS);
     neonH.neon!.resetCount();
+    upH.upstash!.resetCount();
     return () => runHealth({ db: neonH.db, redis: upH.redis }, opts(), NOW, NO_CHECKLISTS);
   };
 
@@ -71,11 +72,12 @@ describe('health over real dependencies', () => {
     expect(neonH.neon!.requests).toBe(1);
   });
 
-  it('200 concurrent health checks on one instance → they share the probe in flight: one request to Postgres, every answer healthy', async () => {
+  it('200 concurrent health checks on one instance → they share the probes in flight: one request to Postgres and one to Redis, every answer healthy', async () => {
     const check = await warmNeonHealth();
     const all = await Promise.all(Array.from({ length: 200 }, () => check()));
     expect(all.map((r) => r.status)).toEqual(Array.from({ length: 200 }, () => 'healthy'));
     expect(neonH.neon!.requests).toBe(1);
+    expect(upH.upstash!.requests).toBe(1);
     // Sequential checks each ask again: sharing never serves an answer older than the request.
     await check();
     await check();
