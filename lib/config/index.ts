@@ -1,6 +1,7 @@
 import { OpsbookError } from '../errors.js';
 import { withTimeout } from '../timeout.js';
 import { configWithNeeds as configSchema, type OpsbookConfig, type OpsbookConfigInput } from './schema.js';
+import { unknownKeyHint } from './unknown-keys.js';
 
 export * from './schema.js';
 
@@ -23,7 +24,11 @@ export function parseConfig(input: unknown): OpsbookConfig {
     if (problems.length === 0) return parsed.data;
     throw new OpsbookError('MISCONFIGURED', `Invalid config:\n  - ${problems.join('\n  - ')}`, { details: problems });
   }
-  const problems = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
+  const problems = parsed.error.issues.map(
+    (i) =>
+      `${i.path.map(String).join('.') || '(root)'}: ${i.message}` +
+      (i.code === 'unrecognized_keys' ? unknownKeyHint(configSchema, input ?? {}, i.path, i.keys) : ''),
+  );
   throw new OpsbookError('MISCONFIGURED', `Invalid config:\n  - ${problems.join('\n  - ')}`, { details: problems });
 }
 

@@ -1,0 +1,156 @@
+import type * as z from 'zod';
+
+/**
+ * A misspelt config key names the right one. Zod reports an unrecognised key with its path only; this
+ * walks the config schema along that path (through defaults, optionals, pipes, arrays, intersections and
+ * unions, taking the union member that fits the written object best) to the keys valid there, and picks
+ * the closest: "deadTuplesMin" → "deadTuplesMinRows".
+ */
+
+type AnySchema = z.core.$ZodType;
+interface Def {
+  type: string;
+  shape?: Record<string, AnySchema>;
+  innerType?: AnySchema;
+  in?: AnySchema;
+  out?: AnySchema;
+  element?: AnySchema;
+  options?: AnySchema[];
+  left?: AnySchema;
+  right?: AnySchema;
+  valueType?: AnySchema;
+}
+const defOf = (s: AnySchema): Def => (s as unknown as { _zod: { def: Def } })._zod.def;
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The object keys a schema accepts for `value`, or undefined when it is not an object schema. */
+function keysOf(schema: AnySchema, value: unknown): string[] | undefined {
+  const def = defOf(schema);
+  switch (def.type) {
+    case 'object':
+      return Object.keys(def.shape ?? {});
+    case 'default':
+    case 'optional':
+    case 'nullable':
+    case 'prefault':
+    case 'readonly':
+    case 'catch':
+      return def.innerType ? keysOf(def.innerType, value) : undefined;
+    case 'pipe':
+      return def.in ? keysOf(def.in, value) : undefined;
+    case 'intersection': {
+      const l = def.left ? keysOf(def.left, value) : undefined;
+      const r = def.right ? keysOf(def.right, value) : undefined;
+      return l || r ? [...(l ?? []), ...(r ?? [])] : undefined;
+    }
+    case 'union':
+      return bestMember(def.options ?? [], value, (o) => keysOf(o, value));
+    default:
+      return undefined;
+  }
+}
+
+/** The literal values a schema allows, when it is a literal (a union's discriminator: `type: 'weekly'`). */
+function literalValues(schema: AnySchema | undefined): unknown[] | undefined {
+  if (!schema) return undefined;
+  const def = defOf(schema) as Def & { values?: unknown[] };
+  if (def.type === 'literal') return def.values;
+  if (def.innerType) return literalValues(def.innerType);
+  return undefined;
+}
+
+/**
+ * The union member meant by the written object: one whose discriminator literal it matches, else the one
+ * sharing the most keys with it (ties: the first).
+ */
+function bestMember<T>(options: AnySchema[], value: unknown, pick: (o: AnySchema) => T | undefined): T | undefined {
+  const written = isRecord(value) ? Object.keys(value) : [];
+  let best: { score: number; result: T } | undefined;
+  for (const o of options) {
+    const result = pick(o);
+    if (result === undefined) continue;
+    const keys = keysOf(o, value) ?? [];
+    let score = written.filter((k) => keys.includes(k)).length;
+    for (const k of written) {
+      const literals = literalValues(child(o, k, value));
+      if (literals) score += literals.includes((value as Record<string, unknown>)[k]) ? 100 : -100;
+    }
+    if (!best || score > best.score) best = { score, result };
+  }
+  return best?.result;
+}
+
+/** The schema at one step of a path into `value`. */
+function child(schema: AnySchema, step: PropertyKey, value: unknown): AnySchema | undefined {
+  const def = defOf(schema);
+  switch (def.type) {
+    case 'object':
+      return def.shape?.[String(step)];
+    case 'default':
+    case 'optional':
+    case 'nullable':
+    case 'prefault':
+    case 'readonly':
+    case 'catch':
+      return def.innerType ? child(def.innerType, step, value) : undefined;
+    case 'pipe':
+      return def.in ? child(def.in, step, value) : undefined;
+    case 'array':
+      return def.element;
+    case 'record':
+      return def.valueType;
+    case 'intersection':
+      return (def.left && child(def.left, step, value)) ?? (def.right && child(def.right, step, value));
+    case 'union':
+      return bestMember(def.options ?? [], value, (o) => child(o, step, value));
+    default:
+      return undefined;
+  }
+}
+
+/** Edit distance (insertions, deletions, substitutions, adjacent swaps). */
+export function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The valid key most likely meant: one the unknown key begins or ends, else the nearest by edit distance. */
+export function closestKey(unknown: string, valid: string[]): string | undefined {
+  const u = unknown.toLowerCase();
+  const affix = valid.filter((k) => {
+    const v = k.toLowerCase();
+    return u.length >= 3 && (v.startsWith(u) || u.startsWith(v) || v.endsWith(u));
+  });
+  if (affix.length) return affix.sort((a, b) => Math.abs(a.length - unknown.length) - Math.abs(b.length - unknown.length))[0];
+  const scored = valid.map((k) => ({ k, d: editDistance(u, k.toLowerCase()) })).sort((a, b) => a.d - b.d);
+  const best = scored[0];
+  return best && best.d <= Math.max(2, Math.floor(unknown.length / 3)) ? best.k : undefined;
+}
+
+/**
+ * The suffix for an unrecognised-keys problem: the nearest valid key and every key valid at that path.
+ * @example unknownKeyHint(schema, input, ['checks', 'postgres', 'thresholds'], ['deadTuplesMin'])
+ *   // ' — did you mean "deadTuplesMinRows"? Valid here: connectionsWarnPct, …'
+ */
+export function unknownKeyHint(schema: AnySchema, input: unknown, path: PropertyKey[], keys: string[]): string {
+  let s: AnySchema | undefined = schema;
+  let v: unknown = input;
+  for (const step of path) {
+    if (!s) return '';
+    s = child(s, step, v);
+    v = isRecord(v) || Array.isArray(v) ? (v as Record<PropertyKey, unknown>)[step as never] : undefined;
+  }
+  const valid = s ? keysOf(s, v) : undefined;
+  if (!valid || valid.length === 0) return '';
+  const guesses = keys.map((k) => [k, closestKey(k, valid)] as const).filter(([, g]) => g !== undefined);
+  const meant = guesses.length ? ` — did you mean ${guesses.map(([k, g]) => (keys.length > 1 ? `"${g}" for "${k}"` : `"${g}"`)).join(', ')}?` : '';
+  return `${meant || ' —'} ${meant ? 'Valid' : 'valid'} here: ${valid.join(', ')}`;
+}
