@@ -32,8 +32,8 @@ const FUNCTION_ENTRIES = new Set(['.vc-config.json', 'api', 'cron', 'lib', 'node
  * it is absent). vercel.json's excludeFiles keeps it out.
  */
 const EXCLUDED_PACKAGES = ['@electric-sql/pglite'];
-/** Size budgets, MB: a cold start loads what the function carries. */
-const MAX_FUNCTION_MB = Number(process.env.MAX_FUNCTION_MB ?? 13);
+/** Size budgets, MB (MiB): a cold start loads what the function carries. 10 per function is issue 11's goal. */
+const MAX_FUNCTION_MB = Number(process.env.MAX_FUNCTION_MB ?? 10);
 const MAX_OUTPUT_MB = Number(process.env.MAX_OUTPUT_MB ?? 350);
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 const SMOKE_ENV = {
