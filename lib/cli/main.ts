@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { messageOf, OpsbookError } from '../errors.js';
 import { didYouMean, flagString, HELP_FLAG, parseCommandArgs, type FlagSpecs, type FlagValues } from './args.js';
 import { loadConfigFile } from './config-file.js';
+import { configPathFrom } from '../config/file.js';
 
 const RUN_USAGE = `Usage:
   opsbook run <checklist> [--config <path>] [--at <ISO date>] [--dry-run] [--send]
@@ -121,7 +122,7 @@ export async function main(argv: string[], out: (line: string) => void = (l) => 
 
   if (existsSync('.env') && typeof process.loadEnvFile === 'function') process.loadEnvFile('.env');
   try {
-    const configPath = flagString(values, 'config');
+    const configPath = configPathFrom(flagString(values, 'config'));
     switch (command) {
       case 'run': {
         const { runCommand } = await import('./run.js');

@@ -21,3 +21,15 @@ export async function importConfigModule(path: string): Promise<{ default?: unkn
     unlinkSync(compiled);
   }
 }
+
+/**
+ * Which config file to read: `--config`, else the OPSBOOK_CONFIG environment variable, else undefined
+ * (the project's opsbook.config.ts). One rule for the CLI and `npm start`, so a team that keeps its config
+ * elsewhere sets it once. An empty value counts as unset.
+ * @example configPathFrom(undefined, { OPSBOOK_CONFIG: 'ops/opsbook.config.ts' }) // 'ops/opsbook.config.ts'
+ */
+export function configPathFrom(flag: string | undefined, env: Partial<Record<string, string>> = process.env): string | undefined {
+  if (flag !== undefined && flag.trim() !== '') return flag;
+  const fromEnv = env.OPSBOOK_CONFIG?.trim();
+  return fromEnv ? fromEnv : undefined;
+}

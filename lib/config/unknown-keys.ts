@@ -1,10 +1,11 @@
 import type * as z from 'zod';
+import { didYouMean } from '../did-you-mean.js';
 
 /**
  * A misspelt config key names the right one. Zod reports an unrecognised key with its path only; this
  * walks the config schema along that path (through defaults, optionals, pipes, arrays, intersections and
  * unions, taking the union member that fits the written object best) to the keys valid there, and picks
- * the closest: "deadTuplesMin" → "deadTuplesMinRows".
+ * the closest by the CLI's own did-you-mean rule (lib/did-you-mean.ts): "deadTuplesMin" → "deadTuplesMinRows".
  */
 
 type AnySchema = z.core.$ZodType;
@@ -109,32 +110,6 @@ function child(schema: AnySchema, step: PropertyKey, value: unknown): AnySchema 
   }
 }
 
-/** Edit distance (insertions, deletions, substitutions, adjacent swaps). */
-export function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
-    }
-  }
-  return d[a.length]![b.length]!;
-}
-
-/** The valid key most likely meant: one the unknown key begins or ends, else the nearest by edit distance. */
-export function closestKey(unknown: string, valid: string[]): string | undefined {
-  const u = unknown.toLowerCase();
-  const affix = valid.filter((k) => {
-    const v = k.toLowerCase();
-    return u.length >= 3 && (v.startsWith(u) || u.startsWith(v) || v.endsWith(u));
-  });
-  if (affix.length) return affix.sort((a, b) => Math.abs(a.length - unknown.length) - Math.abs(b.length - unknown.length))[0];
-  const scored = valid.map((k) => ({ k, d: editDistance(u, k.toLowerCase()) })).sort((a, b) => a.d - b.d);
-  const best = scored[0];
-  return best && best.d <= Math.max(2, Math.floor(unknown.length / 3)) ? best.k : undefined;
-}
-
 /**
  * The suffix for an unrecognised-keys problem: the nearest valid key and every key valid at that path.
  * @example unknownKeyHint(schema, input, ['checks', 'postgres', 'thresholds'], ['deadTuplesMin'])
@@ -150,7 +125,7 @@ export function unknownKeyHint(schema: AnySchema, input: unknown, path: Property
   }
   const valid = s ? keysOf(s, v) : undefined;
   if (!valid || valid.length === 0) return '';
-  const guesses = keys.map((k) => [k, closestKey(k, valid)] as const).filter(([, g]) => g !== undefined);
+  const guesses = keys.map((k) => [k, didYouMean(k, valid)] as const).filter(([, g]) => g !== undefined);
   const meant = guesses.length ? ` — did you mean ${guesses.map(([k, g]) => (keys.length > 1 ? `"${g}" for "${k}"` : `"${g}"`)).join(', ')}?` : '';
   return `${meant || ' —'} ${meant ? 'Valid' : 'valid'} here: ${valid.join(', ')}`;
 }

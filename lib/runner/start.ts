@@ -1,7 +1,7 @@
 /**
  * `npm start`: Opsbook on this machine, on embedded defaults when nothing is configured.
  * Serves every file under api/ with Vercel's routing and fires vercel.json's crons on schedule.
- * `npm start -- --config <path>` serves another config file (e.g. one from examples/).
+ * `npm start -- --config <path>` (or OPSBOOK_CONFIG=<path>) serves another config file (e.g. one from examples/).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -11,9 +11,10 @@ import { parseArgs } from 'node:util';
 import { selectDriver } from '../db/index.js';
 import { parseEnv } from '../env.js';
 import { messageOf } from '../errors.js';
+import { configPathFrom } from '../config/file.js';
 import { startRunner } from './runner.js';
 
-const USAGE = 'Usage: npm start [-- --config <path>]   (PORT, DATABASE_URL, … from the environment or .env)';
+const USAGE = 'Usage: npm start [-- --config <path>]   (OPSBOOK_CONFIG, PORT, DATABASE_URL, … from the environment or .env)';
 
 let configPath: string | undefined;
 try {
@@ -59,7 +60,9 @@ const compiled = here.endsWith('.mjs') ? dirname(here) : undefined;
 const root = resolve('.');
 const routeModule = compiled ? (file: string) => join(compiled, relative(root, file)).replace(/\.m?ts$/, '.mjs') : undefined;
 try {
-  const runner = await startRunner({ root, port, configPath: configPath ?? (compiled ? 'opsbook.config.ts' : undefined), routeModule, log: (line) => console.log(line) });
+  // --config, else OPSBOOK_CONFIG (from the environment or .env, loaded above), else opsbook.config.ts.
+  const chosen = configPathFrom(configPath);
+  const runner = await startRunner({ root, port, configPath: chosen ?? (compiled ? 'opsbook.config.ts' : undefined), routeModule, log: (line) => console.log(line) });
   if (generatedSecret) console.log('  CRON_SECRET was not set: generated one for this run (the crons below send it).');
   if (generatedAdmin) {
     const checklist = runner.checklists[0];

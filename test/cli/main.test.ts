@@ -161,6 +161,25 @@ describe('opsbook check-config', () => {
     expect(out[0]).toBe('opsbook.config.ts: valid — Opsbook');
   });
 
+  it.each([
+    ['OPSBOOK_CONFIG names the config when --config is not given', (path: string) => ({ env: path, args: [] as string[] }), (path: string) => path],
+    ['--config wins over OPSBOOK_CONFIG', (path: string) => ({ env: 'no/such/opsbook.config.ts', args: ['--config', path] }), (path: string) => path],
+    ['an empty OPSBOOK_CONFIG counts as unset', () => ({ env: ' ', args: [] as string[] }), () => 'opsbook.config.ts'],
+  ])('%s', async (_name, arrange, expected) => {
+    const path = await writeConfig(CONFIG);
+    const { env, args } = arrange(path);
+    const before = process.env.OPSBOOK_CONFIG;
+    process.env.OPSBOOK_CONFIG = env;
+    try {
+      const { code, out } = await cli('check-config', ...args);
+      expect(code).toBe(0);
+      expect(out[0]).toMatch(new RegExp(`^${expected(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: valid — `));
+    } finally {
+      if (before === undefined) delete process.env.OPSBOOK_CONFIG;
+      else process.env.OPSBOOK_CONFIG = before;
+    }
+  });
+
   it('an invalid config → exit 1 with every problem named by its path', async () => {
     const path = await writeConfig({
       recipients: ['not-an-email'],

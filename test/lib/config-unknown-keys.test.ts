@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/index.js';
-import { closestKey, editDistance } from '../../lib/config/unknown-keys.js';
+import { didYouMean, editDistance } from '../../lib/did-you-mean.js';
 
 /** A misspelt key must name the key meant and the keys valid there, wherever it sits in the config. */
 const problemsOf = (input: unknown): string[] => {
@@ -44,8 +44,8 @@ describe('an unrecognised config key names the right one', () => {
     ['enabeld', ['enabled', 'thresholds'], 'enabled'],
     ['topn', ['topN'], 'topN'],
     ['x', ['enabled', 'thresholds'], undefined],
-  ])('closestKey(%s) → %s', (unknown, valid, expected) => {
-    expect(closestKey(unknown, valid)).toBe(expected);
+  ])('didYouMean(%s) → %s', (unknown, valid, expected) => {
+    expect(didYouMean(unknown, valid)).toBe(expected);
   });
 
   it('edit distance counts an adjacent swap as one edit', () => {

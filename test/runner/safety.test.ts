@@ -50,6 +50,13 @@ describe('npm start with a config check-config rejects', () => {
     await expect(fetch(`http://127.0.0.1:${r.port}/api/health`)).rejects.toThrow();
   }, STARTUP_TIMEOUT_MS);
 
+  it('OPSBOOK_CONFIG instead of --config → that file is the one checked (and refused), as the CLI does', async () => {
+    const r = await runner([], { OPSBOOK_CONFIG: configFile('from-env', { checklists: [daily([{ check: 'postgres' }], '25:00')] }) });
+    const { code } = await r.exited;
+    expect(code).toBe(1);
+    expect(r.output()).toContain('checklists.0.schedule.at: must be HH:MM');
+  }, STARTUP_TIMEOUT_MS);
+
   it('app mappings that do not fit the database (a missing table, a missing column) → exits 1 naming each, after migrating, before listening', async () => {
     const db = await createTestDatabase();
     try {
