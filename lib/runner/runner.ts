@@ -11,7 +11,8 @@ import { isDependencyFailure, messageOf, OpsbookError } from '../errors.js';
 import { checkServedConfig, setConfigSource } from '../config/index.js';
 import { vercelJsonDrift } from '../checklists/vercel-json.js';
 import { selectRedisDriver } from '../redis/index.js';
-import { readCrons, scheduleCrons } from './crons.js';
+import { vercelCrons } from '../../cron/index.js';
+import { scheduleCrons } from './crons.js';
 import { createRunnerServer, listen, loadRoutes } from './server.js';
 import { discoverRoutes } from './routes.js';
 
@@ -20,7 +21,7 @@ export interface RunnerOptions {
   root: string;
   /** @default 3000; 0 picks a free port. */
   port: number;
-  /** Fire vercel.json crons on schedule. @default true */
+  /** Fire the config's checklist crons on schedule, as Vercel fires vercel.json's. @default true */
   crons?: boolean;
   /**
    * A config file to serve instead of the deployed one (relative to root).
@@ -94,12 +95,13 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   resetEnvCache();
   const env = getEnv();
   const vercelJson = join(opts.root, 'vercel.json');
-  // The runner fires vercel.json's crons, as Vercel would: if they differ from the config, what runs
-  // here (and in production) is not what the config says. Loud, but not fatal: check-config fails on it.
+  // The runner schedules the config's checklists (the config is where a schedule is written, and a
+  // --config from elsewhere has no vercel.json of its own). A vercel.json that differs is what Vercel
+  // would call in production: loud, but not fatal here; check-config fails on it.
   const drift = existsSync(vercelJson) ? vercelJsonDrift(config, readFileSync(vercelJson, 'utf8')) : [];
   if (drift.length) {
     opts.log('');
-    opts.log("  WARNING: vercel.json's crons differ from the config; Vercel (and this runner) call the old schedule:");
+    opts.log("  WARNING: vercel.json's crons differ from the config. This runner schedules the config's; Vercel would call vercel.json's until you run `npm run crons` and deploy it:");
     for (const d of drift) opts.log(`    - ${d}`);
     opts.log('');
   }
@@ -180,7 +182,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
 
   let crons: ReturnType<typeof scheduleCrons> | undefined;
   if (opts.crons !== false) {
-    crons = scheduleCrons(existsSync(vercelJson) ? readCrons(vercelJson) : [], {
+    crons = scheduleCrons(vercelCrons(config), {
       baseUrl: `http://127.0.0.1:${port}`,
       secret: env.CRON_SECRET ?? '',
       log: (line) => opts.log(`  ${line}`),

@@ -1,6 +1,6 @@
 /**
  * `npm start`: Opsbook on this machine, on embedded defaults when nothing is configured.
- * Serves every file under api/ with Vercel's routing and fires vercel.json's crons on schedule.
+ * Serves every file under api/ with Vercel's routing and fires the config's checklist crons on schedule.
  * `npm start -- --config <path>` (or OPSBOOK_CONFIG=<path>) serves another config file (e.g. one from examples/).
  */
 import { randomBytes } from 'node:crypto';

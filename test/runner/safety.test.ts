@@ -106,6 +106,9 @@ describe('npm start on embedded defaults', () => {
     expect(at.every((i) => i >= 0), out).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
     expect(out).toContain('checklist "daily": config schedules "0 7 * * *" (daily at 07:00 UTC), but vercel.json has "0 9 * * *"');
+    // It schedules what the config says, not the stale vercel.json.
+    const scheduled = out.slice(out.indexOf('Crons (UTC):')).split('\n').slice(1).filter((l) => /^\s+\/api\/cron\//.test(l));
+    expect(scheduled.map((l) => l.trim().replace(/ {2}next .*/, ''))).toEqual(['/api/cron/daily  "0 7 * * *"']);
 
     token = out.match(/Admin token for this run[^\n]*\n\s+(\S+)/)![1]!;
     const url = printedUrl(r);
