@@ -25,21 +25,25 @@ const defOf = (s: AnySchema): Def => (s as unknown as { _zod: { def: Def } })._z
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Wrappers that accept what their inner schema accepts: defaults, optionals, pipes (their input side). */
+const WRAPPERS = new Set(['default', 'optional', 'nullable', 'prefault', 'readonly', 'catch']);
+
+/** The definition under every wrapper. */
+function unwrapped(schema: AnySchema): Def {
+  let def = defOf(schema);
+  for (;;) {
+    const inner = WRAPPERS.has(def.type) ? def.innerType : def.type === 'pipe' ? def.in : undefined;
+    if (!inner) return def;
+    def = defOf(inner);
+  }
+}
+
 /** The object keys a schema accepts for `value`, or undefined when it is not an object schema. */
 function keysOf(schema: AnySchema, value: unknown): string[] | undefined {
-  const def = defOf(schema);
+  const def = unwrapped(schema);
   switch (def.type) {
     case 'object':
       return Object.keys(def.shape ?? {});
-    case 'default':
-    case 'optional':
-    case 'nullable':
-    case 'prefault':
-    case 'readonly':
-    case 'catch':
-      return def.innerType ? keysOf(def.innerType, value) : undefined;
-    case 'pipe':
-      return def.in ? keysOf(def.in, value) : undefined;
     case 'intersection': {
       const l = def.left ? keysOf(def.left, value) : undefined;
       const r = def.right ? keysOf(def.right, value) : undefined;
@@ -55,10 +59,8 @@ function keysOf(schema: AnySchema, value: unknown): string[] | undefined {
 /** The literal values a schema allows, when it is a literal (a union's discriminator: `type: 'weekly'`). */
 function literalValues(schema: AnySchema | undefined): unknown[] | undefined {
   if (!schema) return undefined;
-  const def = defOf(schema) as Def & { values?: unknown[] };
-  if (def.type === 'literal') return def.values;
-  if (def.innerType) return literalValues(def.innerType);
-  return undefined;
+  const def = unwrapped(schema) as Def & { values?: unknown[] };
+  return def.type === 'literal' ? def.values : undefined;
 }
 
 /**
@@ -84,19 +86,10 @@ function bestMember<T>(options: AnySchema[], value: unknown, pick: (o: AnySchema
 
 /** The schema at one step of a path into `value`. */
 function child(schema: AnySchema, step: PropertyKey, value: unknown): AnySchema | undefined {
-  const def = defOf(schema);
+  const def = unwrapped(schema);
   switch (def.type) {
     case 'object':
       return def.shape?.[String(step)];
-    case 'default':
-    case 'optional':
-    case 'nullable':
-    case 'prefault':
-    case 'readonly':
-    case 'catch':
-      return def.innerType ? child(def.innerType, step, value) : undefined;
-    case 'pipe':
-      return def.in ? child(def.in, step, value) : undefined;
     case 'array':
       return def.element;
     case 'record':
