@@ -101,37 +101,27 @@ type OpsbookState = { checklists: { state: ChecklistsState; missed: MissedRun[];
 const schemaSeen = new WeakSet<Db>();
 
 /**
- * Health probes in flight, per Db, by their exact statements. Concurrent health requests on one instance
- * share one round trip instead of queuing on health's single connection: 200 at once on the local runner
- * queued past the budget and answered "database unhealthy" for a Postgres that was fine. Sharing is exact
- * (same statements and parameters, asked while the same answer is on its way); each caller still waits
- * only within its own budget.
+ * Health probes in flight, per client, by what they ask. Concurrent health requests on one instance share
+ * one round trip instead of queuing on health's single connection: 200 at once on the local runner queued
+ * past the budget and answered "database unhealthy" for a Postgres that was fine (and over Upstash REST
+ * each PING was an HTTP request of its own). Sharing is exact (the same statements and parameters, asked
+ * while the same answer is on its way); each caller still waits only within its own budget.
  */
-const inflight = new WeakMap<Db, Map<string, Promise<QueryResult[]>>>();
+const inflight = new WeakMap<object, Map<string, Promise<unknown>>>();
 
-/** The same for Redis: one PING in flight per client (over REST each would be an HTTP request of its own). */
-const pingInflight = new WeakMap<RedisClient, Promise<unknown>>();
-
-function sharedPing(redis: RedisClient): Promise<unknown> {
-  let p = pingInflight.get(redis);
+function shared<T>(client: object, key: string, ask: () => Promise<T>): Promise<T> {
+  let byKey = inflight.get(client);
+  if (!byKey) inflight.set(client, (byKey = new Map()));
+  let p = byKey.get(key) as Promise<T> | undefined;
   if (!p) {
-    p = redis.command(['PING']).finally(() => pingInflight.delete(redis));
-    pingInflight.set(redis, p);
-  }
-  return p;
-}
-
-function sharedProbe(db: Db, statements: Statement[]): Promise<QueryResult[]> {
-  let byKey = inflight.get(db);
-  if (!byKey) inflight.set(db, (byKey = new Map()));
-  const key = JSON.stringify(statements);
-  let p = byKey.get(key);
-  if (!p) {
-    p = db.batch(statements, { lane: 'health' }).finally(() => byKey.delete(key));
+    p = ask().finally(() => byKey.delete(key));
     byKey.set(key, p);
   }
   return p;
 }
+
+const sharedPing = (redis: RedisClient) => shared(redis, 'PING', () => redis.command(['PING']));
+const sharedProbe = (db: Db, statements: Statement[]) => shared(db, JSON.stringify(statements), () => db.batch(statements, { lane: 'health' }));
 
 function stateStatements(config: { checklists: ScheduledChecklist[] }, now: Date) {
   const missed = missedRunsStatement(config, now);
