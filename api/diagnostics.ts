@@ -9,14 +9,14 @@ import { runDiagnostics } from '../lib/diagnostics/run.js';
 import { json, route } from '../lib/http.js';
 import { resolverFor } from '../lib/tokens.js';
 
-/** GET /api/diagnostics[?only=ids&format=text&playbook=name&snapshot=1&queryText=raw] — read role (raw text: admin, audited). */
+/** GET /api/diagnostics[?only=ids&target=name&format=text&playbook=name&snapshot=1&queryText=raw] — read role (raw text: admin, audited). */
 export const GET = route(async (request, requestId) => {
   const deps = await getDeps();
   const actor = await requireRole(request, resolverFor(deps), 'read');
   const query = parseQuery(diagnosticsQuery, new URL(request.url));
   const [config, now] = [await getConfig(), new Date()];
   if (query.queryText === 'raw') await authorizeRawQueryText(deps, config, actor, request, requestId, query, now);
-  const options = { only: query.only, snapshot: query.snapshot, queryText: query.queryText };
+  const options = { only: query.only, target: query.target, snapshot: query.snapshot, queryText: query.queryText };
   const body = query.playbook
     ? await runPlaybook(deps, config, query.playbook, options, now)
     : await runDiagnostics(deps, config, options, now);

@@ -1,4 +1,5 @@
 import { Cron } from 'croner';
+import { selectorMatches } from '../checks/selector.js';
 import type { MaintenanceWindowConfig } from '../config/index.js';
 import type { MaintenanceState } from '../flags-reader.js';
 
@@ -52,5 +53,5 @@ export function openWindows(windows: MaintenanceWindowConfig[], now: Date, mode?
 
 /** The window muting `checkId`, if any. */
 export function mutingWindow(open: OpenWindow[], checkId: string): OpenWindow | undefined {
-  return open.find((w) => !w.checks || w.checks.some((sel) => checkId === sel || checkId.startsWith(`${sel}.`)));
+  return open.find((w) => !w.checks || w.checks.some((sel) => selectorMatches(sel, { id: checkId })));
 }

@@ -1,3 +1,4 @@
+import { selectorMatches, selectorSpecificity } from '../checks/selector.js';
 import type { CheckStatus } from '../checks/types.js';
 
 /**
@@ -78,11 +79,11 @@ export function advance(prev: ItemState | undefined, obs: Observation, t: Thresh
   return { next: { ...rest, state: 'ok', failures: 0, successes }, resolved: { ...incident, notified: s.notifiedSeq >= incident.seq } };
 }
 
-/** The thresholds for a check: the most specific `perCheck` selector (id, then longest prefix) over the defaults. */
+/** The thresholds for a check: the most specific `perCheck` selector (lib/checks/selector.ts) over the defaults. */
 export function thresholdsFor(checkId: string, alerts: Thresholds & { perCheck: Record<string, Partial<Thresholds>> }): Thresholds {
   const matches = Object.keys(alerts.perCheck)
-    .filter((sel) => checkId === sel || checkId.startsWith(`${sel}.`))
-    .sort((a, b) => a.length - b.length);
+    .filter((sel) => selectorMatches(sel, { id: checkId }))
+    .sort((a, b) => selectorSpecificity(a) - selectorSpecificity(b));
   let t: Thresholds = { alertAfter: alerts.alertAfter, recoverAfter: alerts.recoverAfter };
   for (const sel of matches) t = { ...t, ...alerts.perCheck[sel] };
   return t;

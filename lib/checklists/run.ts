@@ -4,6 +4,7 @@ import { ensureSchema } from '../db/schema.js';
 import { messageOf, OpsbookError } from '../errors.js';
 import { redactSecrets } from '../env.js';
 import { runDiagnostics, selects } from '../diagnostics/run.js';
+import { splitTarget } from '../checks/selector.js';
 import { allChecks, FAMILIES } from '../checks/registry.js';
 import type { CheckResult, CheckStatus } from '../checks/types.js';
 import { renderReport, type ReportItem, type ReportModel } from '../report/index.js';
@@ -319,7 +320,7 @@ async function runItems(
   const { checks, hiddenRoots = [] } = await checksPromise;
   for (const sel of unknown) {
     // The run still reports everything else; `opsbook check-config` catches this before deploying.
-    checks.push({ id: sel, title: sel, family: 'checklists', severity: 'P3', status: 'error', summary: `no check matches "${sel}"`, durationMs: 0 });
+    checks.push({ id: sel, title: sel, family: 'checklists', severity: 'P3', status: 'error', summary: `no check matches "${sel}"`, durationMs: 0, target: splitTarget(sel).target });
   }
   const toItem = (c: CheckResult): ReportItem => ({
     key: `check:${c.id}`,

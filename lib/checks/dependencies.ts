@@ -1,3 +1,4 @@
+import { MAIN_TARGET, splitTarget, targetId } from './selector.js';
 import type { Check, CheckResult, Need } from './types.js';
 
 /**
@@ -7,6 +8,7 @@ import type { Check, CheckResult, Need } from './types.js';
  *
  * - `postgres` → `postgres.reachable`; `store` → the same, when the store is the diagnosed database;
  * - `redis` (and `queue-redis` when the queues live in the main Redis) → `redis.ping`;
+ * - `postgres@staging` / `redis@cache` → that target's `postgres.reachable@staging` / `redis.ping@cache`;
  * - a check id (`tcp.api`) → that check, as configured with `needs` on http/tls/dns/tcp/status pages/SQL metrics;
  * - `network` stands for nothing: the internet has no single check that speaks for it.
  */
@@ -32,16 +34,21 @@ export function rootCheckOf(need: Need, opts: RootOptions = DEFAULTS): string | 
       return opts.queuesOnMainRedis ? 'redis.ping' : undefined;
     case 'network':
       return undefined;
-    default:
+    default: {
+      // Another target's Postgres or Redis (`postgres@staging`) is its own root, suppressing only its checks.
+      const target = /^(postgres|redis)@(.+)$/.exec(need);
+      if (target) return targetId(target[1] === 'postgres' ? 'postgres.reachable' : 'redis.ping', target[2]!);
       return need;
+    }
   }
 }
 
 /** How a need is named in `suppressed: <name> unreachable`. */
 function needName(rootId: string): string {
-  if (rootId === 'postgres.reachable') return 'postgres';
-  if (rootId === 'redis.ping') return 'redis';
-  return rootId;
+  const { base, target } = splitTarget(rootId);
+  const kind = base === 'postgres.reachable' ? 'postgres' : base === 'redis.ping' ? 'redis' : undefined;
+  if (!kind) return rootId;
+  return target === MAIN_TARGET ? kind : `${kind}@${target}`;
 }
 
 /**
@@ -121,6 +128,7 @@ export function suppressDependents(results: CheckResult[], checks: Check[], opts
       family: r.family,
       severity: r.severity,
       durationMs: r.durationMs,
+      target: r.target,
       status: 'skipped',
       summary: `suppressed: ${name} unreachable`,
       suppressedBy: cause,

@@ -1,5 +1,6 @@
 import type { OpsbookConfig } from '../config/index.js';
 import type { Check, CheckFamily } from './types.js';
+import { targetChecks } from './target.js';
 import { family as pgReachable } from './postgres/reachable.js';
 import { family as pgActivity } from './postgres/activity.js';
 import { family as pgStatements } from './postgres/statements.js';
@@ -39,9 +40,18 @@ export const FAMILIES: CheckFamily[] = [
   checklists,
 ];
 
-/** The checks a config defines, in registry order; ids are unique. */
+/** The families that run again on every Postgres target (`checks.postgres.targets`), as `id@target`. */
+const POSTGRES_FAMILIES = [pgReachable, pgActivity, pgStatements, pgStorage, pgIntegrity, pgReplication];
+/** The family that runs again on every Redis target (`checks.redis.targets`). */
+const REDIS_FAMILIES = [redis];
+
+/** The checks a config defines, in registry order, then each target's; ids are unique. */
 export function allChecks(config: OpsbookConfig): Check[] {
-  const checks = FAMILIES.flatMap((f) => f.checks(config));
+  const checks = [
+    ...FAMILIES.flatMap((f) => f.checks(config)),
+    ...targetChecks(config, 'postgres', POSTGRES_FAMILIES),
+    ...targetChecks(config, 'redis', REDIS_FAMILIES),
+  ];
   const seen = new Set<string>();
   for (const c of checks) {
     if (seen.has(c.id)) throw new Error(`Two checks share the id ${c.id}`);

@@ -42,6 +42,8 @@ export interface CheckResult extends CheckOutcome {
   durationMs: number;
   /** Set when the check's result was replaced because something it needs is down: the root cause. */
   suppressedBy?: string;
+  /** The target the check ran on: `main` unless its id names another (`postgres.vacuum@staging` → `staging`). */
+  target: string;
 }
 
 /** Facts about the Postgres server, learned in the first round trip and shared by every check. */
@@ -90,6 +92,8 @@ export interface CheckContext {
   snapshot: Map<string, unknown>;
   /** How checks show SQL text: normalised (lib/sql/normalize.ts) unless an admin asked for raw. @default 'normalized' */
   queryText?: QueryTextMode;
+  /** The target this context diagnoses, when not the main one (lib/checks/target.ts). */
+  target?: string;
 }
 
 /** One check: an id, what it needs, and `run`. Families expand their config into checks. */

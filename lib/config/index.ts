@@ -26,7 +26,7 @@ export function parseConfig(input: unknown): OpsbookConfig {
   }
   const problems = parsed.error.issues.map(
     (i) =>
-      `${i.path.map(String).join('.') || '(root)'}: ${i.message}` +
+      `${i.path.map(String).join('.') || '(root)'}: ${i.code === 'invalid_key' && i.issues.length ? i.issues.map((k) => k.message).join('; ') : i.message}` +
       (i.code === 'unrecognized_keys' ? unknownKeyHint(configSchema, input ?? {}, i.path, i.keys) : ''),
   );
   throw new OpsbookError('MISCONFIGURED', `Invalid config:\n  - ${problems.join('\n  - ')}`, { details: problems });

@@ -79,6 +79,73 @@ export const redisThresholds = z.strictObject({
   pingWarnMs: positive.default(100),
 });
 
+/**
+ * The same keys as `thresholds`, none required and none defaulted: a target's thresholds override only
+ * what they name and inherit the rest from the main target's.
+ */
+function overridesOf<T extends z.core.$ZodShape>(thresholds: z.ZodObject<T>) {
+  const shape = Object.fromEntries(
+    Object.entries(thresholds.shape).map(([key, field]) => [key, (field instanceof z.ZodDefault ? (field.unwrap() as z.ZodType) : (field as z.ZodType)).optional()]),
+  );
+  return z.strictObject(shape);
+}
+
+/** A target's name, as check ids carry it after `@` (`postgres.vacuum@staging`). `main` is the default target's. */
+export const targetName = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'a target name starts with a letter: lower-case letters, digits or -, at most 31 characters');
+
+/** Targets by name; `main` is taken (a record key's own refinement would only say "Invalid key"). */
+function targetsOf<T extends z.ZodType>(target: T) {
+  return z
+    .record(targetName, target)
+    .refine((r) => !Object.hasOwn(r, 'main'), { message: '"main" names the default target (DATABASE_URL or databaseUrlEnv; REDIS_URL or Upstash); pick another name', path: ['main'] })
+    .default({});
+}
+
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name (A-Z, 0-9, _)');
+
+/** A check selector within one target's families: `postgres.vacuum`, `postgres.activity` or `redis.memory`. */
+const targetCheckSelector = z.string().min(1).max(100).regex(/^[a-z0-9._-]+$/, 'a check id or family, without @target');
+
+/**
+ * Another Postgres database to diagnose beside the main one: staging, a replica, the restore-test
+ * database. Its checks carry `@name` in their ids (`postgres.vacuum@staging`) and `target: name` in
+ * results; while it is down, `postgres.reachable@name` is the one root cause, and only its own checks are
+ * suppressed. Opsbook's own state stays in DATABASE_URL.
+ */
+export const postgresTarget = z.strictObject({
+  /** Environment variable holding the target's postgres:// URL (a Neon host selects the HTTP driver). It is treated as a secret. @example "STAGING_DATABASE_URL" */
+  urlEnv: envName,
+  /**
+   * The Postgres checks to run there, by id or family; `postgres.reachable` always runs. All when omitted.
+   * @example ["postgres.activity", "postgres.replication"]
+   */
+  checks: z.array(targetCheckSelector).min(1).max(100).optional(),
+  /** Thresholds for this target; a key left out inherits `checks.postgres.thresholds`. @example { "connectionsWarnPct": 90 } */
+  thresholds: overridesOf(postgresThresholds).default({}),
+  /** This database's size limit in bytes (postgres.growth@name); the main target's when omitted. */
+  sizeLimitBytes: z.number().int().positive().optional(),
+});
+
+/**
+ * Another Redis to diagnose beside the main one (a cache apart from the queues, a staging Redis). Set
+ * `urlEnv` for redis:// over TCP, or `restUrlEnv` with `restTokenEnv` for Upstash REST.
+ */
+export const redisTarget = z
+  .strictObject({
+    /** Environment variable holding a redis:// or rediss:// URL. @example "CACHE_REDIS_URL" */
+    urlEnv: envName.optional(),
+    /** Environment variable holding an Upstash REST URL (with restTokenEnv). @example "CACHE_UPSTASH_URL" */
+    restUrlEnv: envName.optional(),
+    /** Environment variable holding the Upstash REST token. @example "CACHE_UPSTASH_TOKEN" */
+    restTokenEnv: envName.optional(),
+    /** The Redis checks to run there, by id; `redis.ping` always runs. All when omitted. @example ["redis.memory"] */
+    checks: z.array(targetCheckSelector).min(1).max(100).optional(),
+    /** Thresholds for this target; a key left out inherits `checks.redis.thresholds`. @example { "memoryWarnPct": 90 } */
+    thresholds: overridesOf(redisThresholds).default({}),
+  })
+  .refine((t) => (t.urlEnv === undefined) !== (t.restUrlEnv === undefined && t.restTokenEnv === undefined), 'set either urlEnv, or restUrlEnv with restTokenEnv')
+  .refine((t) => (t.restUrlEnv === undefined) === (t.restTokenEnv === undefined), 'restUrlEnv and restTokenEnv go together');
+
 export const queuesConfig = z.strictObject({
   /** BullMQ key prefix. @default "bull" */
   prefix: z.string().min(1).max(64).default('bull'),
@@ -100,13 +167,18 @@ export const queuesConfig = z.strictObject({
 });
 
 /**
- * What a check needs: `postgres`, `redis`, or another check's id (`tcp.api-host`). While a need is down,
- * the check reports `suppressed: <need> unreachable` and raises no alert of its own.
+ * What a check needs: `postgres`, `redis`, a target of theirs (`postgres@staging`), or another check's id
+ * (`tcp.api-host`). While a need is down, the check reports `suppressed: <need> unreachable` and raises no
+ * alert of its own.
  * @default []
  * @example ["dns.api", "tcp.api-host"]
  */
 const needs = z
-  .array(z.string().regex(/^(postgres|redis|[a-z][a-z0-9_-]*\.[a-z0-9_.-]+)$/, 'must be "postgres", "redis" or a check id such as "tcp.api"'))
+  .array(
+    z
+      .string()
+      .regex(/^(postgres|redis|[a-z][a-z0-9_-]*\.[a-z0-9_.-]+)(@[a-z][a-z0-9-]*)?$/, 'must be "postgres", "redis" or a check id such as "tcp.api", each with an optional @target ("postgres@staging")'),
+  )
   .max(20)
   .default([]);
 
@@ -260,9 +332,25 @@ export const checksConfig = z.strictObject({
        * @example 10737418240
        */
       sizeLimitBytes: z.number().int().positive().optional(),
+      /**
+       * More databases to diagnose, by name: ids read `postgres.vacuum@staging`, `?target=staging` filters,
+       * and checklists select `postgres@staging`.
+       * @example { "staging": { "urlEnv": "STAGING_DATABASE_URL" }, "restore-test": { "urlEnv": "RESTORE_DATABASE_URL", "checks": ["postgres.storage"] } }
+       */
+      targets: targetsOf(postgresTarget),
     })
-    .default({ enabled: true, thresholds: postgresThresholds.parse({}) }),
-  redis: z.strictObject({ enabled: z.boolean().default(true), thresholds: redisThresholds.default(redisThresholds.parse({})) }).default({ enabled: true, thresholds: redisThresholds.parse({}) }),
+    .default({ enabled: true, thresholds: postgresThresholds.parse({}), targets: {} }),
+  redis: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      thresholds: redisThresholds.default(redisThresholds.parse({})),
+      /**
+       * More Redis servers to diagnose, by name: ids read `redis.memory@cache`.
+       * @example { "cache": { "urlEnv": "CACHE_REDIS_URL" } }
+       */
+      targets: targetsOf(redisTarget),
+    })
+    .default({ enabled: true, thresholds: redisThresholds.parse({}), targets: {} }),
   queues: z.strictObject({ enabled: z.boolean().default(true) }).and(queuesConfig).default({ enabled: true, ...queuesConfig.parse({}) }),
   http: z.array(httpCheck).default([]),
   tls: z.array(tlsCheck).default([]),
@@ -528,6 +616,17 @@ export const configWithNeeds = configSchema.superRefine((config, ctx) => {
   const builtin = /^(postgres|redis|queues|heartbeat|env|checklists)\./;
   for (const [id, list] of needsOf) {
     for (const need of list) {
+      const at = need.indexOf('@');
+      if (at >= 0) {
+        // A target's checks: the target must be configured for that kind.
+        const kind = need.startsWith('redis') ? 'redis' : need.startsWith('postgres') ? 'postgres' : undefined;
+        const name = need.slice(at + 1);
+        const known = kind ? Object.keys(config.checks[kind].targets) : [];
+        if (!kind || !known.includes(name)) {
+          ctx.addIssue({ code: 'custom', path: paths.get(id)!, message: `${id} needs "${need}", but ${kind ? `checks.${kind}.targets has no "${name}"` : 'only postgres and redis checks have targets'} (known: ${known.join(', ') || 'none'})` });
+        }
+        continue;
+      }
       if (need === 'postgres' || need === 'redis' || builtin.test(need)) continue;
       if (!needsOf.has(need)) ctx.addIssue({ code: 'custom', path: paths.get(id)!, message: `${id} needs "${need}", which is not a configured check (known: ${[...needsOf.keys()].join(', ')})` });
       else if (need === id) ctx.addIssue({ code: 'custom', path: paths.get(id)!, message: `${id} cannot need itself` });
@@ -556,6 +655,8 @@ export type ChecklistItem = z.output<typeof checklistItem>;
 export type AppSchemaMapping = z.output<typeof appSchemaMapping>;
 export type PostgresThresholds = z.output<typeof postgresThresholds>;
 export type RedisThresholds = z.output<typeof redisThresholds>;
+export type PostgresTargetConfig = z.output<typeof postgresTarget>;
+export type RedisTargetConfig = z.output<typeof redisTarget>;
 export type AlertsConfig = z.output<typeof alertsConfig>;
 export type MaintenanceWindowConfig = z.output<typeof maintenanceWindow>;
 export type QueuesConfig = z.output<typeof queuesConfig> & { enabled: boolean };

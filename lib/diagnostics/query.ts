@@ -10,8 +10,10 @@ export const diagnosticsQuery = z.strictObject({
     .string()
     .max(2000)
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-    .pipe(z.array(z.string().max(100).regex(/^[a-z0-9._-]+$/, 'check ids are lower-case letters, digits, . _ -')).max(50))
+    .pipe(z.array(z.string().max(100).regex(/^[a-z0-9._-]*(@[a-z][a-z0-9-]*)?$/, 'check ids are lower-case letters, digits, . _ -, with an optional @target')).max(50))
     .optional(),
+  /** Only the checks on this target (`staging` for `checks.postgres.targets.staging`; `main` for the rest). */
+  target: z.string().max(40).regex(/^[a-z][a-z0-9-]*$/, 'a target name: lower-case letters, digits, -').optional(),
   format: z.enum(['json', 'text']).default('json'),
   playbook: z.enum(Object.keys(PLAYBOOKS) as [string, ...string[]]).optional(),
   snapshot: flag.default(false),

@@ -4,17 +4,20 @@ import { messageOf, OpsbookError } from '../errors.js';
 import { redactSecrets } from '../env.js';
 import { createPgAccess } from '../checks/pg-access.js';
 import { suppressDependents, withRoots } from '../checks/dependencies.js';
-import { diagnosedDb } from '../checks/target.js';
+import { diagnosedDb, targetRoundTrips } from '../checks/target.js';
 import { allChecks } from '../checks/registry.js';
 import { worst } from '../checks/outcome.js';
+import { selectorMatches, splitTarget } from '../checks/selector.js';
 import type { Check, CheckContext, CheckResult, CheckStatus, PgAccess } from '../checks/types.js';
 import { TimeoutError, withTimeout } from '../timeout.js';
 import type { RedisClient } from '../redis/index.js';
 import type { QueryTextMode } from '../sql/normalize.js';
 
 export interface DiagnosticsOptions {
-  /** Check ids or families (`postgres`, `postgres.activity`, `http.site`); all when empty. */
+  /** Check ids or families (`postgres`, `postgres.activity`, `http.site`, `postgres@staging`); all when empty. */
   only?: string[];
+  /** Only the checks on this target (`main` holds every check whose id names no other). */
+  target?: string;
   /** Persist sizes, query stats and queue counts for trends. @default false */
   snapshot?: boolean;
   /** Total time, ms. @default config.diagnostics.budgetMs */
@@ -41,6 +44,8 @@ export interface DiagnosticsReport {
   checks: CheckResult[];
   /** Postgres round trips this run cost (capabilities + one merged batch, normally 2). */
   postgresRoundTrips: number;
+  /** The same per Postgres target, when targets are configured (`main` is the diagnosed database, not the store). */
+  postgresRoundTripsByTarget?: Record<string, number>;
   snapshotStored?: boolean;
   /**
    * Checks run because the selection needs them (`postgres.reachable`), not listed because they passed.
@@ -49,9 +54,9 @@ export interface DiagnosticsReport {
   hiddenRoots?: CheckResult[];
 }
 
-/** Does `id` fall under a selector: the id itself or a dotted prefix of it (a family). */
+/** Does a selector name this check (lib/checks/selector.ts: an id, a family or prefix, `@target`)? */
 export function selects(selector: string, check: Pick<Check, 'id' | 'family'>): boolean {
-  return check.id === selector || check.id.startsWith(`${selector}.`) || check.family === selector;
+  return selectorMatches(selector, check);
 }
 
 /** Pick the checks `only` names; an unknown selector is a clear 400 listing what exists. */
@@ -64,6 +69,16 @@ export function selectChecks(checks: Check[], only: string[] | undefined): Check
   return checks.filter((c) => only.some((s) => selects(s, c)));
 }
 
+/** Keep the checks on `target`; a target no check is on is a clear 400 listing the targets there are. */
+function selectTarget(checks: Check[], all: Check[], target: string | undefined): Check[] {
+  if (target === undefined) return checks;
+  const known = [...new Set(all.map((c) => splitTarget(c.id).target))];
+  if (!known.includes(target)) {
+    throw new OpsbookError('BAD_REQUEST', `Unknown target "${target.slice(0, 40)}": the targets are ${known.join(', ')}.`, { details: { known } });
+  }
+  return checks.filter((c) => splitTarget(c.id).target === target);
+}
+
 /**
  * Run checks in parallel, each within its own timeout and all within the run budget. A check that
  * throws or overruns becomes an `error` result; the run always answers.
@@ -73,7 +88,7 @@ export async function runDiagnostics(deps: Deps, config: OpsbookConfig, opts: Di
   const budgetMs = opts.budgetMs ?? config.diagnostics.budgetMs;
   const checkTimeoutMs = Math.min(opts.checkTimeoutMs ?? config.diagnostics.checkTimeoutMs, budgetMs);
   const all = allChecks(config);
-  const selected = selectChecks(all, opts.only);
+  const selected = selectTarget(selectChecks(all, opts.only), all, opts.target);
   const store = createPgAccess(deps.db);
   const target = await diagnosedDb(deps, config);
   const pg = 'problem' in target ? unavailablePg(target.problem) : target.separate ? createPgAccess(target.db, { previousFrom: store }) : store;
@@ -96,6 +111,7 @@ export async function runDiagnostics(deps: Deps, config: OpsbookConfig, opts: Di
   const counts: Record<CheckStatus, number> = { ok: 0, warn: 0, fail: 0, skipped: 0, error: 0 };
   for (const r of results) counts[r.status]++;
 
+  const byTarget = targetRoundTrips(ctx);
   let snapshotStored: boolean | undefined;
   if (opts.snapshot) snapshotStored = await storeSnapshot(deps, ctx.snapshot, now);
 
@@ -105,7 +121,8 @@ export async function runDiagnostics(deps: Deps, config: OpsbookConfig, opts: Di
     durationMs: Math.round(performance.now() - started),
     counts,
     checks: results,
-    postgresRoundTrips: pg.roundTrips + (pg === store ? 0 : store.roundTrips),
+    postgresRoundTrips: pg.roundTrips + (pg === store ? 0 : store.roundTrips) + Object.values(byTarget).reduce((a, b) => a + b, 0),
+    ...(Object.keys(config.checks.postgres.targets).length ? { postgresRoundTripsByTarget: { main: pg.roundTrips, ...byTarget } } : {}),
     ...(hiddenRoots.length ? { hiddenRoots } : {}),
     ...(snapshotStored !== undefined ? { snapshotStored } : {}),
   };
@@ -124,7 +141,7 @@ export function executeChecks(checks: Check[], ctx: CheckContext, now: Date, onR
 
 async function runOne(check: Check, ctx: CheckContext, now: Date, timeoutMs: number): Promise<CheckResult> {
   const started = performance.now();
-  const base = { id: check.id, title: check.title, family: check.family, severity: check.severity };
+  const base = { id: check.id, title: check.title, family: check.family, severity: check.severity, target: splitTarget(check.id).target };
   try {
     const outcome = await withTimeout(() => check.run(ctx, now), timeoutMs, check.id);
     return { ...base, ...outcome, durationMs: Math.round(performance.now() - started) };

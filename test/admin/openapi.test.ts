@@ -107,7 +107,7 @@ describe('the OpenAPI document', () => {
 
   it('the diagnostics parameters come from its zod query schema', () => {
     const names = doc.paths['/api/diagnostics'].get.parameters.map((p: J) => p.name).sort();
-    expect(names).toEqual(['format', 'only', 'playbook', 'queryText', 'snapshot']);
+    expect(names).toEqual(['format', 'only', 'playbook', 'queryText', 'snapshot', 'target']);
   });
 
   it('GET /api/openapi.json serves it without a token', async () => {

@@ -3,7 +3,7 @@ import { rootCauses, suppressDependents, withRoots } from '../../lib/checks/depe
 import type { Check, CheckResult, CheckStatus, Need } from '../../lib/checks/types.js';
 
 const check = (id: string, needs: Need[] = []): Check => ({ id, title: id, family: id.split('.')[0]!, severity: 'P2', needs, run: async () => ({ status: 'ok', summary: '' }) });
-const result = (id: string, status: CheckStatus): CheckResult => ({ id, title: id, family: id.split('.')[0]!, severity: 'P2', status, summary: `${id} ${status}`, durationMs: 1 });
+const result = (id: string, status: CheckStatus): CheckResult => ({ id, title: id, family: id.split('.')[0]!, severity: 'P2', status, summary: `${id} ${status}`, durationMs: 1, target: 'main' });
 
 const CHECKS = [
   check('postgres.reachable'),

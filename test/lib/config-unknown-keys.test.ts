@@ -21,7 +21,7 @@ describe('an unrecognised config key names the right one', () => {
       { checks: { postgres: { thresholds: { deadTuplesMin: 5 } } } },
       /^checks\.postgres\.thresholds: Unrecognized key: "deadTuplesMin" — did you mean "deadTuplesMinRows"\? Valid here: connectionsWarnPct, .*deadTuplesMinRows.*, topN$/,
     ],
-    ['a typo one letter off (enabeld)', { checks: { redis: { enabeld: false } } }, /^checks\.redis: Unrecognized key: "enabeld" — did you mean "enabled"\? Valid here: enabled, thresholds$/],
+    ['a typo one letter off (enabeld)', { checks: { redis: { enabeld: false } } }, /^checks\.redis: Unrecognized key: "enabeld" — did you mean "enabled"\? Valid here: enabled, thresholds, targets$/],
     [
       'inside a checklist schedule, the union member its type names (daily)',
       { checklists: [{ id: 'd', title: 'D', schedule: { ...daily, tiem: '10:00' }, items: [{ check: 'postgres' }] }] },
@@ -32,7 +32,7 @@ describe('an unrecognised config key names the right one', () => {
       { checklists: [{ id: 'w', title: 'W', schedule: { type: 'weekly', at: '09:00', days: ['mon'], dayz: ['tue'] }, items: [{ check: 'postgres' }] }] },
       /^checklists\.0\.schedule: Unrecognized key: "dayz" — did you mean "days"\? Valid here: type, days, at$/,
     ],
-    ['nothing close → only the valid keys', { checks: { redis: { zzzzzz: 1 } } }, /^checks\.redis: Unrecognized key: "zzzzzz" — valid here: enabled, thresholds$/],
+    ['nothing close → only the valid keys', { checks: { redis: { zzzzzz: 1 } } }, /^checks\.redis: Unrecognized key: "zzzzzz" — valid here: enabled, thresholds, targets$/],
   ])('%s', (_name, input, expected) => {
     const problems = problemsOf(input);
     expect(problems).toHaveLength(1);

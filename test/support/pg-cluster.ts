@@ -13,6 +13,7 @@ export interface PgCluster {
   /** postgres://postgres@127.0.0.1:<port>/postgres, trust auth. */
   url: string;
   dir: string;
+  port: number;
   stop(): Promise<void>;
 }
 
@@ -87,25 +88,57 @@ export async function startPgCluster(opts: PgClusterOptions = {}): Promise<PgClu
   log(`[test] starting a throwaway PostgreSQL (${bin.split('/').slice(-2, -1)[0] ?? ''}) in ${dir} on port ${port}${user ? ' as nobody' : ''}…`);
   try {
     await run(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions'], user, dir);
-    const settings = [
-      `-p ${port}`,
-      `-k ${dir}`,
-      "-c listen_addresses='127.0.0.1'",
-      '-c max_connections=200',
-      '-c fsync=off',
-      '-c synchronous_commit=off',
-      '-c full_page_writes=off',
-      ...(opts.pgStatStatements === false ? [] : ['-c shared_preload_libraries=pg_stat_statements']),
-    ].join(' ');
-    await run(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'server.log'), '-o', settings, '-w', '-t', '120', 'start'], user, dir);
+    await startServer(bin, data, dir, port, user, opts);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+  return handle(bin, data, dir, port, user);
+}
+
+/**
+ * A hot standby of `primary` (a cluster from startPgCluster), streaming from it: pg_basebackup -R, then
+ * its own server on a free port. For checks that behave differently on a replica.
+ */
+export async function startStandby(primary: PgCluster, opts: PgClusterOptions = {}): Promise<PgCluster> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const bin = findPgBin();
+  const dir = mkdtempSync(join(tmpdir(), 'opsbook-pg-'));
+  const data = join(dir, 'data');
+  const user = runAs();
+  if (user) chownSync(dir, user.uid, user.gid);
+  const port = await freePort();
+  log(`[test] starting a standby of port ${primary.port} in ${dir} on port ${port}…`);
+  try {
+    await run(join(bin, 'pg_basebackup'), ['-D', data, '-R', '-X', 'stream', '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '--no-sync'], user, dir);
+    await startServer(bin, data, dir, port, user, opts);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return handle(bin, data, dir, port, user);
+}
+
+async function startServer(bin: string, data: string, dir: string, port: number, user: { uid: number; gid: number } | undefined, opts: PgClusterOptions): Promise<void> {
+  const settings = [
+    `-p ${port}`,
+    `-k ${dir}`,
+    "-c listen_addresses='127.0.0.1'",
+    '-c max_connections=200',
+    '-c fsync=off',
+    '-c synchronous_commit=off',
+    '-c full_page_writes=off',
+    ...(opts.pgStatStatements === false ? [] : ['-c shared_preload_libraries=pg_stat_statements']),
+  ].join(' ');
+  await run(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'server.log'), '-o', settings, '-w', '-t', '120', 'start'], user, dir);
+}
+
+function handle(bin: string, data: string, dir: string, port: number, user: { uid: number; gid: number } | undefined): PgCluster {
   let stopped = false;
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     dir,
+    port,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import type { PostgresThresholds } from '../../config/index.js';
 import type { Row, Statement } from '../../db/index.js';
 import { duration, ok, skipped, warn } from '../outcome.js';
+import { snapshotKind } from '../selector.js';
 import type { CheckContext, CheckFamily, CheckOutcome, PgCapabilities } from '../types.js';
 import { bounded, grantMonitorFix, num, pgCheck, plural, QUERY_CHARS, round1, shownQuery, sqlIdent } from './activity.js';
 
@@ -209,9 +210,9 @@ function evaluate(ctx: CheckContext, caps: PgCapabilities, t: PostgresThresholds
     resetMarker: marker,
     statements: current.filter((c) => c.totalRank <= SNAPSHOT_LIMIT).map(({ queryid, calls, totalMs }) => ({ queryid, calls, totalMs })),
   };
-  ctx.snapshot.set(SNAPSHOT_KIND, snapshot);
+  ctx.snapshot.set(snapshotKind(ctx, SNAPSHOT_KIND), snapshot);
 
-  const prev = caps.previous[SNAPSHOT_KIND];
+  const prev = caps.previous[snapshotKind(ctx, SNAPSHOT_KIND)];
   const diff = diffStatements(parseSnapshot(prev?.data), snapshot, { meanMs: t.slowQueryMeanMs, minCalls: t.slowQueryMinCalls });
   const byId = new Map(current.map((c) => [c.queryid, c]));
   const share = (ms: number) => (allMs > 0 ? round1((ms / allMs) * 100) : 0);

@@ -3,6 +3,7 @@ import { postgresChecks } from './check.js';
 import type { QueryResult, Row } from '../../db/index.js';
 import { actionHint, bytes, fail, ok, skipped, warn } from '../outcome.js';
 import { lockedNote, lockedOidsParam } from '../pg-locks.js';
+import { snapshotKind } from '../selector.js';
 import { displayQueryText } from '../../sql/normalize.js';
 
 /**
@@ -143,9 +144,9 @@ const databaseSize: Check['run'] = async (ctx, now) => {
   const caps = await ctx.pg.caps();
   const row = rowsOf(await ctx.pg.batch([{ text: DATABASE_SIZE_SQL }]))[0] ?? {};
   const size = num(row.bytes);
-  ctx.snapshot.set('database_size', { bytes: size, database: String(row.database ?? caps.database) });
+  ctx.snapshot.set(snapshotKind(ctx, 'database_size'), { bytes: size, database: String(row.database ?? caps.database) });
   let trend = '';
-  const previous = caps.previous.database_size;
+  const previous = caps.previous[snapshotKind(ctx, 'database_size')];
   const prevBytes = (previous?.data as { bytes?: unknown } | undefined)?.bytes;
   if (previous && typeof prevBytes === 'number' && Number.isFinite(prevBytes)) {
     const delta = size - prevBytes;
@@ -231,7 +232,7 @@ const largestTables: Check['run'] = async (ctx) => {
   });
   // Trends take measured sizes only: an estimate would show as a jump.
   ctx.snapshot.set(
-    'table_sizes',
+    snapshotKind(ctx, 'table_sizes'),
     details.filter((d) => d.totalBytes !== null).map((d) => ({ table: d.table, bytes: d.totalBytes, tableBytes: d.tableBytes, indexBytes: d.indexBytes })),
   );
   const total = num(rows[0]?.total_tables);
@@ -504,9 +505,9 @@ const GROWTH_MIN_DAYS = 1;
 
 const GROWTH_HISTORY_SQL = `SELECT DISTINCT ON (kind, edge) kind, edge, extract(epoch FROM taken_at)::float8 AS taken_at, data
 FROM (
-  SELECT kind, taken_at, data, 'oldest' AS edge FROM opsbook.snapshots WHERE kind IN ('database_size', 'table_sizes') AND taken_at >= $1::timestamptz AND taken_at <= $2::timestamptz
+  SELECT kind, taken_at, data, 'oldest' AS edge FROM opsbook.snapshots WHERE kind IN ($3, $4) AND taken_at >= $1::timestamptz AND taken_at <= $2::timestamptz
   UNION ALL
-  SELECT kind, taken_at, data, 'latest' FROM opsbook.snapshots WHERE kind = 'table_sizes' AND taken_at >= $1::timestamptz AND taken_at <= $2::timestamptz
+  SELECT kind, taken_at, data, 'latest' FROM opsbook.snapshots WHERE kind = $4 AND taken_at >= $1::timestamptz AND taken_at <= $2::timestamptz
 ) s
 ORDER BY kind, edge, CASE WHEN edge = 'oldest' THEN taken_at END ASC, taken_at DESC`;
 
@@ -529,14 +530,16 @@ const growth: Check['run'] = async (ctx, now) => {
       'Let Opsbook create its schema (run it once with a role that may CREATE in the database), then take snapshots (?snapshot=1 or the snapshot task).',
     );
   }
-  const historyStatement = { text: GROWTH_HISTORY_SQL, params: [from, now.toISOString()] };
+  // A target's history is stored under its own kinds (`database_size@staging`).
+  const [sizeKind, tablesKind] = [snapshotKind(ctx, 'database_size'), snapshotKind(ctx, 'table_sizes')];
+  const historyStatement = { text: GROWTH_HISTORY_SQL, params: [from, now.toISOString(), sizeKind, tablesKind] };
   // One batch each: on the same database the two merge into the run's one round trip.
   const [sizeRows, history] = await Promise.all([
     ctx.pg.batch([sizeStatement]).then((r) => rowsOf(r)),
     ctx.store.batch([historyStatement]).then((r) => rowsOf(r)),
   ]);
   const current = num(sizeRows[0]?.bytes);
-  const oldest = history.find((r) => r.kind === 'database_size' && r.edge === 'oldest');
+  const oldest = history.find((r) => r.kind === sizeKind && r.edge === 'oldest');
   const oldBytes = (oldest?.data as { bytes?: unknown } | undefined)?.bytes;
   const days = oldest ? (now.getTime() / 1000 - num(oldest.taken_at)) / 86_400 : 0;
   if (!oldest || typeof oldBytes !== 'number' || days < GROWTH_MIN_DAYS) {
@@ -549,12 +552,12 @@ const growth: Check['run'] = async (ctx, now) => {
   // Per table: the window's oldest and latest table_sizes snapshots, tables present in both.
   const tables = (edge: string) =>
     new Map(
-      ((history.find((r) => r.kind === 'table_sizes' && r.edge === edge)?.data as Array<{ table?: unknown; bytes?: unknown }> | undefined) ?? [])
+      ((history.find((r) => r.kind === tablesKind && r.edge === edge)?.data as Array<{ table?: unknown; bytes?: unknown }> | undefined) ?? [])
         .filter((x) => typeof x.table === 'string' && typeof x.bytes === 'number')
         .map((x) => [x.table as string, x.bytes as number]),
     );
-  const tOld = history.find((r) => r.kind === 'table_sizes' && r.edge === 'oldest');
-  const tNew = history.find((r) => r.kind === 'table_sizes' && r.edge === 'latest');
+  const tOld = history.find((r) => r.kind === tablesKind && r.edge === 'oldest');
+  const tNew = history.find((r) => r.kind === tablesKind && r.edge === 'latest');
   const tDays = tOld && tNew ? (num(tNew.taken_at) - num(tOld.taken_at)) / 86_400 : 0;
   const before = tables('oldest');
   const growers =
