@@ -1,10 +1,10 @@
-import type { QueuesConfig } from '../config/index.js';
+import type { OpsbookConfig, QueueLimits, QueuesConfig } from '../config/index.js';
 import { messageOf } from '../errors.js';
 import { redactSecrets } from '../env.js';
 import type { PipelineResult, RedisArg, RedisClient } from '../redis/index.js';
 import { queueOfMetaKey } from '../redis/protected-keys.js';
 import { withTimeout } from '../timeout.js';
-import { actionHint, duration, errored, fail, ok, skipped, topN, warn } from './outcome.js';
+import { actionHint, duration, errored, fail, ok, skipped, topN, warn, worst } from './outcome.js';
 import { parseInfo } from './redis.js';
 import type { Check, CheckContext, CheckFamily, CheckOutcome, Severity } from './types.js';
 
@@ -253,9 +253,74 @@ const TRUNCATION_FIX = 'List your queues in checks.queues.names (no SCAN needed)
 const readable = (c: Extract<Collected, { kind: 'ok' }>) => c.queues.filter((q) => q.found && !q.error);
 
 // ---------------------------------------------------------------------------------------------------
+// Absolute limits (checks.queues.limits): graded on every run, the first included
+
+/** One queue's limits: those under `"*"`, with the queue's own keys over them. */
+export function limitsFor(config: OpsbookConfig, queue: string): QueueLimits {
+  const all = config.checks.queues.limits;
+  return { ...all['*'], ...all[queue] } as QueueLimits;
+}
+
+interface Breach {
+  queue: string;
+  status: 'warn' | 'fail';
+  text: string;
+}
+
+/** Queues at or past a warn/fail pair of limits, worst first. */
+function breaches(
+  config: OpsbookConfig,
+  values: Array<{ queue: string; value: number | undefined }>,
+  keys: [warn: keyof QueueLimits, fail: keyof QueueLimits],
+  describe: (value: number, limit: number, level: 'warn' | 'fail') => string,
+): Breach[] {
+  const out: Breach[] = [];
+  for (const { queue, value } of values) {
+    if (value === undefined) continue;
+    const l = limitsFor(config, queue);
+    const [w, f] = [l[keys[0]], l[keys[1]]];
+    if (f !== undefined && value >= f) out.push({ queue, status: 'fail', text: `${queue}: ${describe(value, f, 'fail')}` });
+    else if (w !== undefined && value >= w) out.push({ queue, status: 'warn', text: `${queue}: ${describe(value, w, 'warn')}` });
+  }
+  return out.sort((a, b) => (a.status === b.status ? 0 : a.status === 'fail' ? -1 : 1));
+}
+
+/** An outcome with the limits it breaches: the worse status, the breaches named first. */
+function withBreaches(base: CheckOutcome, found: Breach[], hint?: CheckOutcome['hint']): CheckOutcome {
+  if (found.length === 0) return base;
+  const status = worst([base.status, ...found.map((b) => b.status)]);
+  const named = `${found.slice(0, 3).map((b) => b.text).join('; ')}${found.length > 3 ? `; ${found.length - 3} more` : ''}`;
+  return { ...base, status, summary: `${named}; ${base.summary}`, hint: base.status === 'ok' || !base.hint ? (hint ?? base.hint) : base.hint };
+}
+
+const anyAgeLimit = (config: OpsbookConfig) =>
+  Object.values(config.checks.queues.limits).some((l) => l.oldestWaitingWarnSeconds !== undefined || l.oldestWaitingFailSeconds !== undefined);
+
+// ---------------------------------------------------------------------------------------------------
 // queues.backlog
 
-async function runBacklog(ctx: CheckContext): Promise<CheckOutcome> {
+async function runBacklog(ctx: CheckContext, now: Date): Promise<CheckOutcome> {
+  const base = await backlogBase(ctx);
+  const c = await collect(ctx);
+  if (c.kind !== 'ok') return base;
+  const qs = readable(c);
+  const found = breaches(ctx.config, qs.map((q) => ({ queue: q.name, value: readyCount(q) })), ['waitingWarn', 'waitingFail'], (n, limit, level) => `${n} jobs waiting (${level} at ${limit})`);
+  if (anyAgeLimit(ctx.config)) {
+    const times = await readyTimes(ctx, c);
+    if (!('error' in times)) {
+      const ages = qs.map((q) => {
+        const since = times.get(q.name);
+        return { queue: q.name, value: readyCount(q) > 0 && since !== undefined ? Math.max(0, Math.round((now.getTime() - since) / 1000)) : undefined };
+      });
+      found.push(...breaches(ctx.config, ages, ['oldestWaitingWarnSeconds', 'oldestWaitingFailSeconds'], (s, limit, level) => `the oldest waiting job ready for ${duration(s)} (${level} at ${duration(limit)})`));
+    }
+  }
+  return withBreaches(base, found.sort((a, b) => (a.status === b.status ? 0 : a.status === 'fail' ? -1 : 1)), {
+    text: 'Jobs arrive faster than workers finish them: add worker concurrency or instances, or look for a slow dependency in the job handler (its logs, its p99).',
+  });
+}
+
+async function backlogBase(ctx: CheckContext): Promise<CheckOutcome> {
   const c = await collect(ctx);
   const none = notCollected(c);
   if (none || c.kind !== 'ok') return none!;
@@ -341,7 +406,9 @@ function readyTimes(ctx: CheckContext, c: Extract<Collected, { kind: 'ok' }>): P
   if (!p) {
     p = (async () => {
       const lookups: Array<{ queue: string; cmd: RedisArg[] }> = [];
-      for (const q of needLookup(readable(c)).slice(0, MAX_AGE_LOOKUPS)) {
+      // Stuck candidates first; then, when age limits are set, every other queue with jobs waiting.
+      const extra = anyAgeLimit(ctx.config) ? readable(c).filter((q) => readyCount(q) > 0 && !needLookup(readable(c)).includes(q)) : [];
+      for (const q of [...needLookup(readable(c)), ...extra].slice(0, MAX_AGE_LOOKUPS)) {
         for (const id of [q.nextWaitId, q.nextPrioritizedId]) {
           if (id !== undefined) lookups.push({ queue: q.name, cmd: ['HMGET', `${c.prefix}:${q.name}:${id}`, 'timestamp', 'processedOn', 'opts'] });
         }
@@ -465,7 +532,13 @@ async function runFailed(ctx: CheckContext, now: Date): Promise<CheckOutcome> {
   const total = qs.reduce((s, q) => s + q.counts.failed, 0);
   const tail = truncation(c.discovery);
   const threshold = ctx.config.checks.queues.failedGrowthWarn;
+  const found = breaches(ctx.config, qs.map((q) => ({ queue: q.name, value: q.counts.failed })), ['failedWarn', 'failedFail'], (n, limit, level) => `${n} failed (${level} at ${limit})`);
+  const retryHint = (queue: string) =>
+    actionHint(`Read a failed job's failedReason in ${queue} and fix the cause first; then retry its failed jobs (try the dry run).`, '/api/admin/queues/retry', { queue });
+  return withBreaches(failedGrowth(now, qs, baseline, total, tail, threshold), found, found[0] && retryHint(found[0].queue));
+}
 
+function failedGrowth(now: Date, qs: QueueState[], baseline: Baseline, total: number, tail: string, threshold: number): CheckOutcome {
   if ('missing' in baseline) {
     const rows = qs.filter((q) => q.counts.failed > 0).sort((a, b) => b.counts.failed - a.counts.failed).map((q) => ({ queue: q.name, failed: q.counts.failed }));
     return ok(`${total} failed job(s) in ${qs.length} queue(s); ${baseline.missing}, so growth is unknown${tail}`, {
@@ -518,7 +591,7 @@ export const family: CheckFamily = {
   checks(config) {
     if (!config.checks.queues.enabled) return [];
     return [
-      check('queues.backlog', 'Queue backlog', 'P3', (ctx) => runBacklog(ctx)),
+      check('queues.backlog', 'Queue backlog', 'P3', runBacklog),
       check('queues.stuck', 'Stuck queues', 'P2', runStuck),
       check('queues.failed', 'Failed jobs', 'P3', runFailed),
     ];

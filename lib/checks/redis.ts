@@ -3,7 +3,7 @@ import { messageOf } from '../errors.js';
 import { redactSecrets } from '../env.js';
 import type { PipelineResult, RedisClient } from '../redis/index.js';
 import { withTimeout } from '../timeout.js';
-import { bytes, errored, ok, skipped, warn } from './outcome.js';
+import { bytes, errored, fail, ok, skipped, warn } from './outcome.js';
 import type { Check, CheckContext, CheckFamily, CheckOutcome, Severity } from './types.js';
 
 /**
@@ -78,7 +78,7 @@ export function parseKeyspaceValue(value: string): Record<string, number> {
  */
 export const FRAGMENTATION_MIN_EXCESS_BYTES = 10 * 1024 * 1024;
 
-export function gradeMemory(info: RedisInfo, t: Pick<RedisThresholds, 'memoryWarnPct' | 'fragmentationWarn'>): CheckOutcome {
+export function gradeMemory(info: RedisInfo, t: Pick<RedisThresholds, 'memoryWarnPct' | 'fragmentationWarn'> & Partial<Pick<RedisThresholds, 'memoryFailPct'>>): CheckOutcome {
   const used = infoNumber(info, 'used_memory');
   if (used === undefined) {
     return skipped('INFO has no used_memory field: this Redis does not report memory', 'Look at memory in your provider’s console.');
@@ -94,8 +94,9 @@ export function gradeMemory(info: RedisInfo, t: Pick<RedisThresholds, 'memoryWar
   const problems: string[] = [];
   const fixes: string[] = [];
   const notes: string[] = [];
+  const memoryFails = pct !== undefined && t.memoryFailPct !== undefined && pct > t.memoryFailPct;
   if (pct !== undefined && pct > t.memoryWarnPct) {
-    problems.push(`memory at ${pct}% of maxmemory (${bytes(used)} of ${bytes(max!)}), above ${t.memoryWarnPct}%`);
+    problems.push(`memory at ${pct}% of maxmemory (${bytes(used)} of ${bytes(max!)}), above ${memoryFails ? `${t.memoryFailPct}% (fail)` : `${t.memoryWarnPct}%`}`);
     fixes.push('free memory (find big keys with `redis-cli --bigkeys`, give cache keys a TTL) or raise maxmemory / the plan');
   }
   if (ratio !== undefined && ratio > t.fragmentationWarn) {
@@ -123,7 +124,7 @@ export function gradeMemory(info: RedisInfo, t: Pick<RedisThresholds, 'memoryWar
     },
   ];
   const extra = { value: used, unit: 'bytes', details };
-  if (problems.length) return warn(problems.join('; '), { ...extra, hint: { text: `To fix: ${fixes.join('; ')}.` } });
+  if (problems.length) return (memoryFails ? fail : warn)(problems.join('; '), { ...extra, hint: { text: `To fix: ${fixes.join('; ')}.` } });
   const usage = max ? `${bytes(used)} used of ${bytes(max)} maxmemory (${pct}%)` : `${bytes(used)} used, no maxmemory limit (Redis grows until the host runs out)`;
   return ok(notes.length ? `${usage}; ${notes.join('; ')}` : usage, extra);
 }

@@ -35,6 +35,8 @@ export const postgresThresholds = z.strictObject({
   slowQueryMinCalls: z.number().int().min(1).default(100),
   /** Warn below this cache hit rate. @default 99 */
   cacheHitWarnPct: percent.default(99),
+  /** Fail below this cache hit rate: most reads go to disk. @default 90 */
+  cacheHitFailPct: percent.default(90),
   /** Warn when fewer transaction IDs than this remain before wraparound. @default 1500000000 */
   wraparoundWarnRemaining: positive.default(1_500_000_000),
   /** Warn when a sequence has used this share of its type's range. @default 90 */
@@ -64,6 +66,8 @@ export const postgresThresholds = z.strictObject({
   growthFailDays: positive.default(7),
   /** Replica lag warn threshold. @default 5 */
   replicationLagWarnSeconds: positive.default(5),
+  /** Replica lag fail threshold: reads from the replica are badly stale. @default 60 */
+  replicationLagFailSeconds: positive.default(60),
   /** Rows shown per finding; the rest are counted. @default 10 */
   topN: z.number().int().min(1).max(100).default(10),
 });
@@ -71,6 +75,8 @@ export const postgresThresholds = z.strictObject({
 export const redisThresholds = z.strictObject({
   /** Warn above this share of maxmemory. @default 80 */
   memoryWarnPct: percent.default(80),
+  /** Fail above this share of maxmemory: writes are refused or keys evicted soon. @default 95 */
+  memoryFailPct: percent.default(95),
   /** Warn above this fragmentation ratio. @default 1.5 */
   fragmentationWarn: positive.default(1.5),
   /** Warn below this keyspace hit rate (when there were enough lookups). @default 80 */
@@ -146,6 +152,32 @@ export const redisTarget = z
   .refine((t) => (t.urlEnv === undefined) !== (t.restUrlEnv === undefined && t.restTokenEnv === undefined), 'set either urlEnv, or restUrlEnv with restTokenEnv')
   .refine((t) => (t.restUrlEnv === undefined) === (t.restTokenEnv === undefined), 'restUrlEnv and restTokenEnv go together');
 
+/**
+ * Absolute limits for one queue (or every queue, under `"*"`): graded on every run, a first one included,
+ * where failed-job growth needs a previous snapshot. Each pair is warn, then fail; either may be left out.
+ */
+export const queueLimits = z
+  .strictObject({
+    /** Warn when the queue holds at least this many failed jobs. @example 5 */
+    failedWarn: z.number().int().min(1).optional(),
+    /** Fail at this many failed jobs. @example 50 */
+    failedFail: z.number().int().min(1).optional(),
+    /** Warn when at least this many jobs are waiting (waiting, paused and prioritized). @example 1000 */
+    waitingWarn: z.number().int().min(1).optional(),
+    /** Fail at this many waiting jobs. @example 10000 */
+    waitingFail: z.number().int().min(1).optional(),
+    /** Warn when the oldest waiting job has been ready this many seconds, workers busy or not. @example 300 */
+    oldestWaitingWarnSeconds: positive.optional(),
+    /** Fail at this age of the oldest waiting job, in seconds. @example 1800 */
+    oldestWaitingFailSeconds: positive.optional(),
+  })
+  .refine((l) => !(l.failedWarn && l.failedFail && l.failedWarn > l.failedFail), 'failedWarn must not exceed failedFail')
+  .refine((l) => !(l.waitingWarn && l.waitingFail && l.waitingWarn > l.waitingFail), 'waitingWarn must not exceed waitingFail')
+  .refine(
+    (l) => !(l.oldestWaitingWarnSeconds && l.oldestWaitingFailSeconds && l.oldestWaitingWarnSeconds > l.oldestWaitingFailSeconds),
+    'oldestWaitingWarnSeconds must not exceed oldestWaitingFailSeconds',
+  );
+
 export const queuesConfig = z.strictObject({
   /** BullMQ key prefix. @default "bull" */
   prefix: z.string().min(1).max(64).default('bull'),
@@ -155,6 +187,12 @@ export const queuesConfig = z.strictObject({
   stuckAfterSeconds: positive.default(300),
   /** Warn when failed jobs grew by at least this since the previous snapshot. @default 1 */
   failedGrowthWarn: z.number().int().min(1).default(1),
+  /**
+   * Absolute limits by queue name; `"*"` applies to every queue, and a named queue's keys override it.
+   * @default {}
+   * @example { "*": { "failedWarn": 1, "failedFail": 50 }, "emails": { "waitingWarn": 500, "oldestWaitingFailSeconds": 900 } }
+   */
+  limits: z.record(z.string().min(1).max(200).regex(/^[^:]+$/, 'a BullMQ queue name cannot contain ":"'), queueLimits).default({}),
   /** SCAN COUNT hint per call. @default 1000 */
   scanCount: z.number().int().min(10).max(10_000).default(1000),
   /** Stop discovering after this many SCAN calls (bounded work on huge keyspaces). @default 2000 */
@@ -655,6 +693,7 @@ export type ChecklistItem = z.output<typeof checklistItem>;
 export type AppSchemaMapping = z.output<typeof appSchemaMapping>;
 export type PostgresThresholds = z.output<typeof postgresThresholds>;
 export type RedisThresholds = z.output<typeof redisThresholds>;
+export type QueueLimits = z.output<typeof queueLimits>;
 export type PostgresTargetConfig = z.output<typeof postgresTarget>;
 export type RedisTargetConfig = z.output<typeof redisTarget>;
 export type AlertsConfig = z.output<typeof alertsConfig>;

@@ -69,6 +69,16 @@ describe('cache hit grading (a low hit rate needs a working set larger than shar
     expect(g.summary).toMatch(match);
   });
 
+  it.each([
+    { name: 'tables at 95 %, fail level 90 → warn', c: { heapHit: 95_000, heapRead: 5000, indexHit: 10_000, indexRead: 0 }, status: 'warn', match: /below 99 %: tables 95\.00 %/ },
+    { name: 'tables at 80 %, fail level 90 → fail, naming the fail level', c: { heapHit: 80_000, heapRead: 20_000, indexHit: 10_000, indexRead: 0 }, status: 'fail', match: /below 90 %: tables 80\.00 %/ },
+    { name: 'indexes exactly at the fail level → warn', c: { heapHit: 10_000, heapRead: 0, indexHit: 9000, indexRead: 1000 }, status: 'warn', match: /below 99 %/ },
+  ])('cacheHitFailPct: $name', ({ c, status, match }) => {
+    const g = gradeCacheHit(c, 99, 90);
+    expect(g.status).toBe(status);
+    expect(g.summary).toMatch(match);
+  });
+
   it('the value is the lower of the two rates, rounded down (99.999 % never reads as 100 %)', () => {
     expect(gradeCacheHit({ heapHit: 99_999, heapRead: 1, indexHit: 95_000, indexRead: 5000 }, 99).value).toBe(95);
     expect(gradeCacheHit({ heapHit: 99_999, heapRead: 1, indexHit: 0, indexRead: 0 }, 99).value).toBe(99.99);

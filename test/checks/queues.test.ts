@@ -179,6 +179,39 @@ describe.each(['tcp', 'upstash'] as const)('queue checks over %s, BullMQ produci
     expect(backlog.value).toBe(3 + 2 + 2 + 1 + 2 + 1);
   });
 
+  it('absolute limits are graded on a first run, with no baseline: failed at failedWarn → warn, at failedFail → fail; a queue’s own keys override "*"', async () => {
+    const f = (await queues.broken.getJobCounts('failed')).failed!;
+    const failed = async (limits: Record<string, Record<string, number>>) => (await diagnose(deps, config({ limits }), { only: ['queues.failed'] })).byId('queues.failed');
+    const cases: Array<[Record<string, Record<string, number>>, string, RegExp | null]> = [
+      [{ '*': { failedWarn: f + 1 } }, 'ok', null],
+      [{ '*': { failedWarn: f } }, 'warn', new RegExp(`^broken: ${f} failed \\(warn at ${f}\\); .*growth is unknown`)],
+      [{ '*': { failedWarn: 1 }, broken: { failedFail: f } }, 'fail', new RegExp(`^broken: ${f} failed \\(fail at ${f}\\); `)],
+      [{ '*': { failedFail: 1 }, broken: { failedFail: f + 1 } }, 'ok', null],
+    ];
+    for (const [limits, status, summary] of cases) {
+      const r = await failed(limits);
+      expect(r.status, JSON.stringify(limits)).toBe(status);
+      if (summary) {
+        expect(r.summary).toMatch(summary);
+        expect(r.hint?.action).toEqual({ method: 'POST', path: '/api/admin/queues/retry', body: { queue: 'broken', dryRun: true } });
+      }
+    }
+  });
+
+  it('waiting and oldest-waiting limits grade the backlog: mixed at waitingWarn → warn; ten minutes on, past oldestWaitingFailSeconds → fail, busy queues too', async () => {
+    const backlog = async (limits: Record<string, Record<string, number>>, now?: Date) => (await diagnose(deps, config({ limits }), { only: ['queues.backlog'] }, now)).byId('queues.backlog');
+    const waiting = await backlog({ mixed: { waitingWarn: 5, waitingFail: 100 } });
+    expect(waiting).toMatchObject({ status: 'warn', summary: expect.stringMatching(/^mixed: 5 jobs waiting \(warn at 5\); 6 queue\(s\): /) });
+    expect(await backlog({ mixed: { waitingWarn: 6 } })).toMatchObject({ status: 'ok' });
+    expect(await backlog({ '*': { oldestWaitingFailSeconds: 300 } })).toMatchObject({ status: 'ok' });
+    const old = await backlog({ '*': { oldestWaitingFailSeconds: 300 } }, TEN_MINUTES_LATER());
+    expect(old.status).toBe('fail');
+    expect(old.summary).toMatch(/the oldest waiting job ready for (9|10) min \d+ s \(fail at 5 min 0 s\)/);
+    // busy has a worker and still one job waiting ten minutes: the age limit holds whatever the workers do.
+    expect(old.summary).toContain('busy: the oldest waiting job');
+    expect(old.summary).toContain('mixed: the oldest waiting job');
+  });
+
   it('stuck: fresh jobs are not stuck', async () => {
     const r = await diagnose(deps, config(), { only: ['queues.stuck'] });
     expect(r.byId('queues.stuck')).toMatchObject({ status: 'ok', value: 0, summary: expect.stringMatching(/^no stuck queue among 6/) });

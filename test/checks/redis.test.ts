@@ -26,7 +26,7 @@ import { closedPort } from '../support/faults.js';
 import { PG_ADMIN_URL, REDIS_URL } from '../support/services.js';
 
 const IDS = ['redis.ping', 'redis.memory', 'redis.clients', 'redis.hit-rate', 'redis.dbsize', 'redis.slowlog'];
-const THRESHOLDS = { memoryWarnPct: 80, fragmentationWarn: 1.5, hitRateWarnPct: 80 };
+const THRESHOLDS = { memoryWarnPct: 80, memoryFailPct: 95, fragmentationWarn: 1.5, hitRateWarnPct: 80 };
 const MB = 1024 * 1024;
 
 /** INFO as Redis 7 prints it (CRLF), trimmed to the fields that matter plus some that must not confuse the parser. */
@@ -73,6 +73,7 @@ describe('grading from INFO', () => {
     ['no maxmemory → ok, says there is no limit', { used_memory: 10 * MB, maxmemory: 0, maxmemory_policy: 'noeviction' }, {}, 'ok', /no maxmemory limit/],
     ['70 % of maxmemory → ok', { used_memory: 70 * MB, maxmemory: 100 * MB }, {}, 'ok', /70%/],
     ['85 % of maxmemory, warn at 80 → warn', { used_memory: 85 * MB, maxmemory: 100 * MB }, {}, 'warn', /85% of maxmemory/],
+    ['97 % of maxmemory, fail at 95 → fail, naming the fail level', { used_memory: 97 * MB, maxmemory: 100 * MB }, {}, 'fail', /97% of maxmemory .*above 95% \(fail\)/],
     [
       'fragmentation 1.8 with 200 MB excess → warn',
       { used_memory: 250 * MB, used_memory_rss: 450 * MB, mem_fragmentation_ratio: 1.8, mem_fragmentation_bytes: 200 * MB },
@@ -93,7 +94,7 @@ describe('grading from INFO', () => {
     expect(r.status).toBe(status);
     expect(r.summary).toMatch(summary);
     expect(r.value).toBe(memory.used_memory);
-    if (status === 'warn') expect(r.hint?.text).toMatch(/To fix/);
+    if (status === 'warn' || status === 'fail') expect(r.hint?.text).toMatch(/To fix/);
   });
 
   it('the fragmentation floor is the one MEMORY DOCTOR uses: 10 MB', () => {

@@ -1,6 +1,6 @@
 import type { PostgresThresholds } from '../../config/index.js';
 import type { Statement } from '../../db/index.js';
-import { bytes, duration, ok, warn } from '../outcome.js';
+import { bytes, duration, fail, ok, warn } from '../outcome.js';
 import type { CheckContext, CheckFamily, CheckOutcome, PgCapabilities } from '../types.js';
 import { bounded, grantMonitorFix, num, pgCheck, plural, round1, secs, unsupportedVersion } from './activity.js';
 
@@ -70,9 +70,10 @@ async function replicationLag(ctx: CheckContext, t: PostgresThresholds): Promise
     if (lag <= t.replicationLagWarnSeconds && !paused) {
       return ok(lag === 0 ? 'replica: everything received is replayed' : `replica: ${duration(lag)} behind the primary`, { value: round1(lag), unit: 's', details });
     }
-    return warn(
+    const failing = lag > t.replicationLagFailSeconds;
+    return (failing ? fail : warn)(
       `replica: ${duration(lag)} behind the primary` +
-        (lag > t.replicationLagWarnSeconds ? ` (warn above ${secs(t.replicationLagWarnSeconds)})` : '') +
+        (failing ? ` (fail above ${secs(t.replicationLagFailSeconds)})` : lag > t.replicationLagWarnSeconds ? ` (warn above ${secs(t.replicationLagWarnSeconds)})` : '') +
         (paused ? '; replay is paused' : ''),
       {
         value: round1(lag),
@@ -105,7 +106,9 @@ async function replicationLag(ctx: CheckContext, t: PostgresThresholds): Promise
   const hidden = !caps.canMonitor && rows.every((r) => r.state === null);
   const standbys = plural(count, 'standby', 'standbys');
   if (maxLag !== null && maxLag > t.replicationLagWarnSeconds) {
-    return warn(`primary: a standby is ${duration(maxLag)} behind (warn above ${secs(t.replicationLagWarnSeconds)}); ${standbys} streaming`, {
+    const failing = maxLag > t.replicationLagFailSeconds;
+    const level = failing ? `fail above ${secs(t.replicationLagFailSeconds)}` : `warn above ${secs(t.replicationLagWarnSeconds)}`;
+    return (failing ? fail : warn)(`primary: a standby is ${duration(maxLag)} behind (${level}); ${standbys} streaming`, {
       value: round1(maxLag),
       unit: 's',
       ...page,

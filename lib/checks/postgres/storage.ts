@@ -58,7 +58,7 @@ export interface CacheCounters {
  * Grade heap and index hit rates (PgHero: warn below 99 %). A kind with fewer than
  * CACHE_MIN_BLOCK_ACCESSES block accesses is not judged; when neither is, the answer is "not enough reads".
  */
-export function gradeCacheHit(c: CacheCounters, warnPct: number): { status: CheckStatus; summary: string; value?: number } {
+export function gradeCacheHit(c: CacheCounters, warnPct: number, failPct = 0): { status: CheckStatus; summary: string; value?: number } {
   const judge = (hit: number, read: number) => (hit + read >= CACHE_MIN_BLOCK_ACCESSES ? (hit / (hit + read)) * 100 : undefined);
   const heap = judge(c.heapHit, c.heapRead);
   const index = judge(c.indexHit, c.indexRead);
@@ -68,11 +68,11 @@ export function gradeCacheHit(c: CacheCounters, warnPct: number): { status: Chec
   const fmt = (v: number | undefined) => (v === undefined ? 'too few reads' : `${(Math.floor(v * 100) / 100).toFixed(2)} %`);
   const judged = [heap, index].filter((v): v is number => v !== undefined);
   const lowest = Math.min(...judged);
-  const low = lowest < warnPct;
+  const status: CheckStatus = lowest < failPct ? 'fail' : lowest < warnPct ? 'warn' : 'ok';
   const parts = `tables ${fmt(heap)}, indexes ${fmt(index)}`;
   return {
-    status: low ? 'warn' : 'ok',
-    summary: low ? `cache hit rate below ${warnPct} %: ${parts}` : `cache hit rate ${parts}`,
+    status,
+    summary: status === 'ok' ? `cache hit rate ${parts}` : `cache hit rate below ${status === 'fail' ? failPct : warnPct} %: ${parts}`,
     value: Math.floor(lowest * 100) / 100,
   };
 }
@@ -112,7 +112,7 @@ const cacheHit: Check['run'] = async (ctx) => {
     indexHit: num(first.index_hit),
     indexRead: num(first.index_read),
   };
-  const graded = gradeCacheHit(counters, t.cacheHitWarnPct);
+  const graded = gradeCacheHit(counters, t.cacheHitWarnPct, t.cacheHitFailPct);
   const details = rows
     .filter((r) => r.relation !== null && r.relation !== undefined)
     .map((r) => ({ relation: r.relation, kind: r.kind, blocksRead: num(r.read), blocksHit: num(r.hit), hitPct: pct(num(r.hit), num(r.hit) + num(r.read)) }));
