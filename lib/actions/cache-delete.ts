@@ -5,7 +5,7 @@ import { redactSecrets } from '../env.js';
 import type { RedisClient } from '../redis/index.js';
 import { protectedKeys } from '../redis/protected-keys.js';
 import { keptText, sweep } from '../redis/sweep.js';
-import { auditAfter } from './queues-retry.js';
+import { auditAfter } from '../admin/audit.js';
 
 export const schema = z.object({
   /** A Redis glob (`cache:words:*`) or one key (`cache:words:apple`). */

@@ -4,7 +4,7 @@ import { OpsbookError } from '../errors.js';
 import { protectedKeys } from '../redis/protected-keys.js';
 import { keptText, sweep } from '../redis/sweep.js';
 import { guardedRedis } from './cache-delete.js';
-import { auditAfter } from './queues-retry.js';
+import { auditAfter } from '../admin/audit.js';
 
 export const schema = z.object({
   /**

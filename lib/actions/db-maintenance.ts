@@ -6,7 +6,7 @@ import { messageOf, OpsbookError } from '../errors.js';
 import { redactSecrets } from '../env.js';
 import { resolveTables, tableNameField } from '../tasks/identifiers.js';
 import { TimeoutError } from '../timeout.js';
-import { auditAfter } from './queues-retry.js';
+import { auditAfter } from '../admin/audit.js';
 
 export const schema = z.object({
   op: z.enum(['analyze', 'vacuum-analyze', 'vacuum-full', 'reindex']),

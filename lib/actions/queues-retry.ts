@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import * as z from 'zod';
 import type { ActionContext, ActionDefinition, ActionResult } from '../admin/action.js';
-import { auditRow } from '../admin/audit.js';
+import { auditAfter, auditRow } from '../admin/audit.js';
 import { redactSecrets } from '../env.js';
 import { messageOf, OpsbookError } from '../errors.js';
 import type { RedisClient } from '../redis/index.js';
@@ -112,16 +112,6 @@ export async function jobSummaries(h: QueueHandle, ids: string[], timeField: 'fi
     const ms = at ? Number(at) : NaN;
     return { id, name: name ?? null, at: Number.isFinite(ms) ? new Date(ms).toISOString() : null, attemptsMade: atm ? Number(atm) : null };
   });
-}
-
-/**
- * The audit row of a change outside Postgres (a queue, Redis). Redis and Postgres cannot share a
- * transaction, so the row is written right after the change, in its own statement: if that insert fails,
- * the request fails (500) although the change happened, and the error with its request id is logged.
- */
-export async function auditAfter(ctx: ActionContext, entry: Parameters<typeof auditRow>[1]): Promise<number> {
-  const [res] = await ctx.deps.db.batch([auditRow(ctx, entry)], { readOnly: false });
-  return Number((res!.rows[0] as { id: string }).id);
 }
 
 export type AuditEntryAfter = Parameters<typeof auditRow>[1];

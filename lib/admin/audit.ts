@@ -80,3 +80,13 @@ export function auditRow(ctx: ActionContext, entry: AuditEntry & { before?: unkn
     ],
   };
 }
+
+/**
+ * The audit row of a change outside Postgres (a queue, Redis, a checklist run). Redis and Postgres cannot
+ * share a transaction, so the row is written right after the change, in its own statement: if that insert
+ * fails, the request fails (500) although the change happened, and the error with its request id is logged.
+ */
+export async function auditAfter(ctx: ActionContext, entry: Parameters<typeof auditRow>[1]): Promise<number> {
+  const [res] = await ctx.deps.db.batch([auditRow(ctx, entry)], { readOnly: false });
+  return Number((res!.rows[0] as { id: string }).id);
+}
