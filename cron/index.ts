@@ -12,10 +12,11 @@ export interface Job {
   run(deps: Deps, now: Date): Promise<unknown>;
 }
 
-/** Every scheduled job the config defines: one per checklist, named by its id. */
+/** Every scheduled job the config defines: one per checklist on a schedule (a manual one has no cron), named by its id. */
 export function jobsFor(config: OpsbookConfig): Job[] {
-  return config.checklists.map((list) => {
+  return config.checklists.flatMap((list) => {
     const schedule = toVercelCron(list.schedule);
+    if (schedule === undefined) return [];
     return {
       name: list.id,
       schedule,

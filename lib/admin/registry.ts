@@ -17,6 +17,7 @@ import { action as dbTerminate } from '../actions/db-terminate.js';
 import { action as dbMaintenance } from '../actions/db-maintenance.js';
 import { setAction as flagsSet, getAction as flagsGet } from '../actions/flags.js';
 import { action as maintenanceSet } from '../actions/maintenance-mode.js';
+import { action as checklistsRun } from '../actions/checklists-run.js';
 
 /**
  * Every admin action, in one table: its route, its role, its schema. Adding an action is one file in
@@ -44,6 +45,7 @@ export const ACTIONS: ActionDefinition<any>[] = [
   flagsSet,
   flagsGet,
   maintenanceSet,
+  checklistsRun,
 ];
 
 export function actionById(id: string): ActionDefinition<any> {

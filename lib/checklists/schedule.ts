@@ -23,6 +23,12 @@ export const scheduleSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('nth-weekday'), nth: z.number().int().min(1).max(4), weekday, at: time }),
   /** The first Monday of January, April, July and October (a quarterly DR drill, secret rotation). */
   z.strictObject({ type: z.literal('quarterly'), at: time }),
+  /**
+   * On demand only: no vercel.json cron and never a missed run. Run by `npx opsbook run <id>` or
+   * `POST /api/admin/checklists/run {"checklist":"<id>"}` (role operate), e.g. from a deploy hook for
+   * post-deploy and post-migration verification.
+   */
+  z.strictObject({ type: z.literal('manual') }),
   /** A five-field cron expression in UTC, at most once a day. */
   z.strictObject({
     type: z.literal('cron'),
@@ -122,6 +128,8 @@ export function runsOn(schedule: Schedule, day: Date): boolean {
   const d = day.getUTCDate();
   const wd = WEEKDAYS[day.getUTCDay()]!;
   switch (schedule.type) {
+    case 'manual':
+      return false;
     case 'daily':
       return true;
     case 'weekly':
@@ -141,6 +149,7 @@ export function runsOn(schedule: Schedule, day: Date): boolean {
 
 /** The time of the run on a day the schedule runs. */
 export function runTimeOn(schedule: Schedule, day: Date): Date {
+  if (schedule.type === 'manual') return day;
   if (schedule.type === 'cron') {
     return new Cron(schedule.expr, { timezone: 'UTC', paused: true }).nextRun(new Date(day.getTime() - 1)) ?? day;
   }
@@ -155,6 +164,7 @@ export type Due = { due: true; period: string; scheduledAt: Date } | { due: fals
  * the next run is.
  */
 export function isDue(schedule: Schedule, now: Date): Due {
+  if (schedule.type === 'manual') return { due: false, reason: 'runs on demand only (schedule manual): npx opsbook run, or POST /api/admin/checklists/run' };
   const today = utcDay(now);
   if (runsOn(schedule, today)) {
     const at = runTimeOn(schedule, today);
@@ -168,6 +178,7 @@ export function isDue(schedule: Schedule, now: Date): Due {
 
 /** The most recent scheduled run at or before `now` (within ~13 months), for missed-run detection. */
 export function previousRun(schedule: Schedule, now: Date): Date | undefined {
+  if (schedule.type === 'manual') return undefined;
   const today = utcDay(now);
   for (let i = 0; i <= 400; i++) {
     const day = new Date(today.getTime() - i * DAY_MS);
@@ -180,6 +191,7 @@ export function previousRun(schedule: Schedule, now: Date): Date | undefined {
 
 /** The next scheduled run after `now`. */
 export function nextRun(schedule: Schedule, now: Date): Date | undefined {
+  if (schedule.type === 'manual') return undefined;
   const today = utcDay(now);
   for (let i = 0; i <= 400; i++) {
     const day = new Date(today.getTime() + i * DAY_MS);
@@ -204,6 +216,8 @@ export function periodLengthMs(schedule: Schedule): number {
       return 92 * DAY_MS;
     case 'cron':
       return DAY_MS;
+    case 'manual':
+      return Infinity;
   }
 }
 
@@ -212,9 +226,10 @@ const DOW_NUM: Record<(typeof WEEKDAYS)[number], number> = { sun: 0, mon: 1, tue
 /**
  * The vercel.json cron for a schedule: five fields, UTC, never both day-of-month and day-of-week, at most
  * daily. Where Vercel cannot express a rule ("first Monday"), the cron fires on every candidate day and
- * `isDue` decides in code.
+ * `isDue` decides in code. A manual checklist has none.
  */
-export function toVercelCron(schedule: Schedule): string {
+export function toVercelCron(schedule: Schedule): string | undefined {
+  if (schedule.type === 'manual') return undefined;
   if (schedule.type === 'cron') return schedule.expr.trim().split(/\s+/).join(' ');
   const [h, m] = schedule.at.split(':').map(Number);
   const hm = `${m} ${h}`;
@@ -250,5 +265,7 @@ export function describeSchedule(schedule: Schedule): string {
       return `first Monday of January, April, July and October at ${schedule.at} UTC`;
     case 'cron':
       return `cron "${schedule.expr}" (UTC)`;
+    case 'manual':
+      return 'on demand (manual)';
   }
 }

@@ -24,7 +24,7 @@ export async function checkConfigCommand(config: OpsbookConfig, path: string, ou
   out(`${path}: valid — ${config.service}`);
   out(`  ${checks.length} checks: ${checks.map((c) => c.id).join(', ')}`);
   for (const list of config.checklists) {
-    out(`  checklist ${list.id}: ${list.title} — ${describeSchedule(list.schedule)} (vercel cron "${toVercelCron(list.schedule)}"), ${list.items.length} items, notify ${list.notify}`);
+    out(`  checklist ${list.id}: ${list.title} — ${describeSchedule(list.schedule)} (${toVercelCron(list.schedule) === undefined ? 'no vercel cron: run it with `opsbook run` or POST /api/admin/checklists/run' : `vercel cron "${toVercelCron(list.schedule)}"`}), ${list.items.length} items, notify ${list.notify}`);
   }
   return 0;
 }

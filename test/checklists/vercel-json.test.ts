@@ -50,7 +50,7 @@ const SCHEDULES: Array<[string, ScheduleInput]> = [
 
 describe.each(SCHEDULES)('toVercelCron: %s', (_name, input) => {
   const schedule = parseConfig({ checklists: [{ id: 'x', title: 'x', schedule: input, items: [{ manual: 'x' }] }] }).checklists[0]!.schedule;
-  const cron = toVercelCron(schedule);
+  const cron = toVercelCron(schedule)!;
 
   it('passes vercelCronProblem (five fields, at most daily, not both dom and dow)', () => {
     expect(vercelCronProblem(cron)).toBeUndefined();

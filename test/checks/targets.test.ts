@@ -136,7 +136,11 @@ describe.each(['pg', 'neon'] as const)('Postgres targets, the target on %s', (dr
     expect(report.byId('postgres.reachable@staging').summary).toContain(`connected to ${staging.name}`);
     expect(report.byId('postgres.reachable').summary).toContain(`connected to ${storeDb.name}`);
     for (const c of report.checks.filter((r) => r.target === 'staging')) expect(c.status, `${c.id}: ${c.summary}`).not.toBe('error');
-    expect(report.postgresRoundTripsByTarget).toMatchObject({ main: 2, staging: 2 });
+    // Each target: its capabilities and one merged batch. The main database is also Opsbook's store, where
+    // staging's growth history is read: merged into main's batch when it lands in the same tick, else one more.
+    expect(report.postgresRoundTripsByTarget?.staging).toBe(2);
+    expect(report.postgresRoundTripsByTarget?.main).toBeGreaterThanOrEqual(2);
+    expect(report.postgresRoundTripsByTarget?.main).toBeLessThanOrEqual(3);
   });
 
   it("a target's thresholds override only what they name: staging's connections warn at 0 %, the main target's stay ok", async () => {

@@ -275,6 +275,8 @@ const ACTION_INPUT: Record<string, (s: WalkState) => Record<string, unknown>> = 
   'flags.set': () => ({ name: 'PLAID_ENABLED', enabled: false }),
   'flags.get': () => ({}),
   'maintenance.set': () => ({ enabled: true, message: 'Back soon', until: '2099-01-01T00:00:00Z' }),
+  // A manual run of the walk's checklist: its report text is in the answer, so it is walked for secrets too.
+  'checklists.run': () => ({ checklist: 'morning' }),
 };
 
 // ---------------------------------------------------------------------------------------------------
