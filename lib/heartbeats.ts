@@ -32,6 +32,8 @@ export interface PingAction {
 export interface Ping extends PingAction {
   name: string;
   body?: string;
+  /** Numbers the job pushed (declared under the heartbeat's `metrics`). */
+  metrics?: Record<string, number>;
   sourceIp?: string;
   userAgent?: string;
 }
@@ -47,6 +49,8 @@ export interface PingReceipt {
   /** The body was longer than 10 KB and only its first 10 KB were kept. */
   truncated: boolean;
   note?: string;
+  /** The metrics stored with this ping. */
+  metrics?: Record<string, number>;
 }
 
 export function outcomeOf(action: PingAction): PingOutcome {
@@ -140,13 +144,14 @@ function sourceIpOf(request: Request): string | undefined {
   return ip && /^[0-9A-Fa-f:.]{2,45}$/.test(ip) ? ip : undefined;
 }
 
-const INSERT_PING = `INSERT INTO opsbook.heartbeat_pings (name, kind, exit_code, received_at, body, source_ip, user_agent)
-  VALUES ($1, $2, $3, $4, $5, $6, $7)`;
+const INSERT_PING = `INSERT INTO opsbook.heartbeat_pings (name, kind, exit_code, received_at, body, source_ip, user_agent, metrics)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)`;
 
 const UPSERT_STATE = `INSERT INTO opsbook.heartbeats AS h
-    (name, last_ping_at, last_ping_kind, last_exit_code, last_success_at, last_start_at, last_fail_at, last_fail_exit_code, pings)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1)
+    (name, last_ping_at, last_ping_kind, last_exit_code, last_success_at, last_start_at, last_fail_at, last_fail_exit_code, pings, last_metrics)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9::jsonb)
   ON CONFLICT (name) DO UPDATE SET
+    last_metrics = CASE WHEN EXCLUDED.last_metrics IS NULL THEN h.last_metrics ELSE COALESCE(h.last_metrics, '{}'::jsonb) || EXCLUDED.last_metrics END,
     last_ping_kind = CASE WHEN EXCLUDED.last_ping_at >= h.last_ping_at THEN EXCLUDED.last_ping_kind ELSE h.last_ping_kind END,
     last_exit_code = CASE WHEN EXCLUDED.last_ping_at >= h.last_ping_at THEN EXCLUDED.last_exit_code ELSE h.last_exit_code END,
     last_ping_at = GREATEST(h.last_ping_at, EXCLUDED.last_ping_at),
@@ -162,9 +167,12 @@ export async function recordPing(db: Db, ping: Ping, now: Date): Promise<void> {
   const at = now.toISOString();
   const outcome = outcomeOf(ping);
   const exitCode = ping.kind === 'exit' ? ping.exitCode! : null;
+  const pushed = ping.metrics && Object.keys(ping.metrics).length ? ping.metrics : undefined;
+  // The heartbeat keeps each metric's latest value with its time, so a metric the host stopped sending shows as stale.
+  const latest = pushed ? JSON.stringify(Object.fromEntries(Object.entries(pushed).map(([k, v]) => [k, { value: v, at }]))) : null;
   await db.batch(
     [
-      { text: INSERT_PING, params: [ping.name, ping.kind, exitCode, at, ping.body ?? null, ping.sourceIp ?? null, ping.userAgent?.slice(0, 512) ?? null] },
+      { text: INSERT_PING, params: [ping.name, ping.kind, exitCode, at, ping.body ?? null, ping.sourceIp ?? null, ping.userAgent?.slice(0, 512) ?? null, pushed ? JSON.stringify(pushed) : null] },
       {
         text: UPSERT_STATE,
         params: [
@@ -176,6 +184,7 @@ export async function recordPing(db: Db, ping: Ping, now: Date): Promise<void> {
           outcome === 'start' ? at : null,
           outcome === 'fail' ? at : null,
           outcome === 'fail' ? exitCode : null,
+          latest,
         ],
       },
     ],
@@ -188,16 +197,19 @@ export async function recordPing(db: Db, ping: Ping, now: Date): Promise<void> {
  * action one of start, fail or 0-255 (400), the body is kept up to 10 KB and never logged.
  */
 export async function handlePing(request: Request, deps: Pick<Deps, 'db' | 'redis' | 'env' | 'log'>, config: OpsbookConfig, now: Date): Promise<PingReceipt> {
-  const target = pingTarget(new URL(request.url));
-  if (!config.heartbeats.some((h) => h.name === target.name)) {
+  const url = new URL(request.url);
+  const target = pingTarget(url);
+  const hb = config.heartbeats.find((h) => h.name === target.name);
+  if (!hb) {
     throw new OpsbookError('NOT_FOUND', `No heartbeat named ${JSON.stringify(target.name.slice(0, 64))} is configured.`);
   }
   const action = parseAction(target.action);
   await limitPings(deps, target.name, now);
   const body = await readPingBody(request);
+  const metrics = parseMetrics(url, body.text, hb);
   await recordPing(
     deps.db,
-    { name: target.name, ...action, body: body.text, sourceIp: sourceIpOf(request), userAgent: request.headers.get('user-agent') ?? undefined },
+    { name: target.name, ...action, body: body.text, metrics, sourceIp: sourceIpOf(request), userAgent: request.headers.get('user-agent') ?? undefined },
     now,
   );
   const bodyBytes = body.text === undefined ? 0 : Buffer.byteLength(body.text, 'utf8');
@@ -209,8 +221,44 @@ export async function handlePing(request: Request, deps: Pick<Deps, 'db' | 'redi
     receivedAt: now.toISOString(),
     bodyBytes,
     truncated: body.truncated,
+    ...(Object.keys(metrics).length ? { metrics } : {}),
     ...(body.truncated ? { note: `The body was longer than ${PING_BODY_LIMIT} bytes: only its first ${bodyBytes} bytes were stored.` } : {}),
   };
+}
+
+/**
+ * The metrics a ping carries: query parameters (`?disk_used_pct=71`; `name` and `action` are Vercel's
+ * path segments) and a JSON body's `metrics` object (`{"metrics":{"disk_used_pct":71}}`). Every one must
+ * be declared on the heartbeat and be a finite number; anything else is a 400 naming what is declared, so
+ * a typo in a host's agent is seen on its first run, not as a metric that silently never arrives.
+ */
+export function parseMetrics(url: URL, body: string | undefined, hb: HeartbeatConfig): Record<string, number> {
+  const out: Record<string, number> = {};
+  const declared = Object.keys(hb.metrics);
+  const take = (name: string, raw: unknown, where: string) => {
+    if (!Object.hasOwn(hb.metrics, name)) {
+      throw new OpsbookError('BAD_REQUEST', `Unknown metric ${JSON.stringify(name.slice(0, 64))} in the ${where}: heartbeat ${hb.name} declares ${declared.length ? declared.join(', ') : 'no metrics'} (heartbeats[].metrics).`);
+    }
+    const value = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(raw.trim()) ? Number(raw) : NaN;
+    if (!Number.isFinite(value)) throw new OpsbookError('BAD_REQUEST', `Metric ${name} must be a finite number, got ${JSON.stringify(String(raw).slice(0, 40))}.`);
+    out[name] = value;
+  };
+  for (const [k, v] of url.searchParams) if (k !== 'name' && k !== 'action') take(k, v, 'query');
+  const text = body?.trim();
+  if (text?.startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined; // a job's own log output that happens to start with "{": kept as the body
+    }
+    const m = parsed && typeof parsed === 'object' ? (parsed as { metrics?: unknown }).metrics : undefined;
+    if (m !== undefined) {
+      if (!m || typeof m !== 'object' || Array.isArray(m)) throw new OpsbookError('BAD_REQUEST', 'The body\'s "metrics" must be an object of name → number.');
+      for (const [k, v] of Object.entries(m)) take(k, v, 'body');
+    }
+  }
+  return out;
 }
 
 /**
@@ -261,6 +309,8 @@ export interface HeartbeatState {
   lastFailAt?: Date;
   lastFailExitCode?: number;
   pings: number;
+  /** The latest value of each pushed metric, with when it arrived (ISO). */
+  lastMetrics?: Record<string, { value: number; at: string }>;
 }
 
 export type HeartbeatStateName = 'up' | 'late' | 'down' | 'new';

@@ -2,7 +2,7 @@ import type { HeartbeatConfig } from '../config/index.js';
 import { messageOf } from '../errors.js';
 import { redactSecrets } from '../env.js';
 import { evaluateHeartbeat, pingPath, type HeartbeatEvaluation, type HeartbeatState, type PingKind } from '../heartbeats.js';
-import { duration, errored, fail, ok, warn } from './outcome.js';
+import { duration, errored, fail, grade, ok, warn } from './outcome.js';
 import type { Check, CheckContext, CheckFamily, CheckOutcome } from './types.js';
 
 /**
@@ -11,7 +11,7 @@ import type { Check, CheckContext, CheckFamily, CheckOutcome } from './types.js'
  * from `caps()` queues it in the merged batch, the others wait for the same result.
  */
 const STATE_SQL = `SELECT name, last_ping_at, last_ping_kind, last_exit_code, last_success_at, last_start_at, last_fail_at,
-  last_fail_exit_code, pings
+  last_fail_exit_code, pings, last_metrics
   FROM opsbook.heartbeats WHERE name IN (SELECT jsonb_array_elements_text($1::jsonb))`;
 
 const loads = new WeakMap<CheckContext, Promise<Map<string, HeartbeatState>>>();
@@ -43,6 +43,7 @@ function stateOf(r: Record<string, unknown>): HeartbeatState {
     lastFailAt: date(r.last_fail_at),
     lastFailExitCode: int(r.last_fail_exit_code),
     pings: Number(r.pings),
+    ...(r.last_metrics && typeof r.last_metrics === 'object' ? { lastMetrics: r.last_metrics as HeartbeatState['lastMetrics'] } : {}),
   };
 }
 
@@ -156,7 +157,60 @@ function heartbeatCheck(h: HeartbeatConfig): Check {
   };
 }
 
+/**
+ * A pushed metric's verdict: graded by its levels; never reported → warn with the ping to send; older than
+ * the heartbeat's period plus grace (the host stopped sending it) → warn, since an old number says nothing
+ * about now. Pure.
+ */
+export function metricOutcome(h: HeartbeatConfig, name: string, state: HeartbeatState | undefined, now: Date): CheckOutcome {
+  const m = h.metrics[name]!;
+  const unit = m.unit ? ` ${m.unit}` : '';
+  const last = state?.lastMetrics?.[name];
+  if (!last || typeof last.value !== 'number') {
+    return warn(`${name}: never reported by ${h.name}`, {
+      hint: {
+        text:
+          `Send it with the ping: curl -fsS -m 10 --retry 5 -H "Authorization: Bearer $OPSBOOK_HEARTBEAT_TOKEN" -H 'content-type: application/json' ` +
+          `-d '{"metrics":{"${name}":<number>}}' https://<opsbook-host>${pingPath(h.name)} (examples/host-agent.sh sends disk, memory, load and process states).`,
+      },
+    });
+  }
+  const at = new Date(last.at);
+  const ageS = Math.max(0, (now.getTime() - at.getTime()) / 1000);
+  const staleAfterS = (h.periodSeconds ?? 86_400) + h.graceSeconds;
+  const levels = [m.warn !== undefined ? `warn ${m.direction} ${m.warn}` : '', m.fail !== undefined ? `fail ${m.direction} ${m.fail}` : ''].filter(Boolean).join(', ');
+  const head = `${name} ${last.value}${unit}${levels ? ` (${levels})` : ''}, reported ${duration(ageS)} ago`;
+  const extra: Partial<CheckOutcome> = { value: last.value, ...(m.unit ? { unit: m.unit } : {}), details: [{ metric: name, value: last.value, reportedAt: at.toISOString(), ageSeconds: Math.round(ageS) }] };
+  if (ageS > staleAfterS) {
+    return warn(`${head}: stale, nothing newer within the heartbeat's period and grace (${duration(staleAfterS)})`, {
+      ...extra,
+      hint: { text: `The host stopped sending ${name}: check the agent's cron on it, and that the ping still carries the metric.` },
+    });
+  }
+  const status = grade(last.value, { warn: m.warn, fail: m.fail, direction: m.direction });
+  return status === 'ok' ? ok(head, extra) : (status === 'fail' ? fail : warn)(head, extra);
+}
+
+function metricCheck(h: HeartbeatConfig, name: string): Check {
+  const m = h.metrics[name]!;
+  return {
+    id: `heartbeat.${h.name}.${name}`,
+    title: m.title ?? `${h.title ?? h.name}: ${name}`,
+    family: 'heartbeats',
+    severity: h.severity,
+    needs: ['store'],
+    async run(ctx, now) {
+      try {
+        await ctx.store.caps();
+        return metricOutcome(h, name, (await loadStates(ctx)).get(h.name), now);
+      } catch (err) {
+        return errored(`could not read heartbeat metrics: ${redactSecrets(messageOf(err)).slice(0, 300)}`);
+      }
+    },
+  };
+}
+
 export const family: CheckFamily = {
   family: 'heartbeats',
-  checks: (config) => config.heartbeats.map(heartbeatCheck),
+  checks: (config) => config.heartbeats.flatMap((h) => [heartbeatCheck(h), ...Object.keys(h.metrics).map((name) => metricCheck(h, name))]),
 };

@@ -336,6 +336,25 @@ const cronExpression = z
     if (problem) ctx.addIssue({ code: 'custom', message: `invalid cron expression: ${problem}` });
   });
 
+/** A metric a host pushes with its heartbeat ping, and how it is graded. */
+export const heartbeatMetric = z
+  .strictObject({
+    /** Shown in the report. @example "Disk used on /" */
+    title: z.string().max(200).optional(),
+    /** Unit shown beside the value. @example "%" */
+    unit: z.string().max(20).optional(),
+    /** Warn above this value (below it with direction "below"). @example 80 */
+    warn: z.number().optional(),
+    /** Fail above this value (below it with direction "below"). @example 90 */
+    fail: z.number().optional(),
+    /** Which way is worse. @default "above" */
+    direction: z.enum(['above', 'below']).default('above'),
+  })
+  .refine((m) => m.warn === undefined || m.fail === undefined || (m.direction === 'below' ? m.warn >= m.fail : m.warn <= m.fail), 'warn must come before fail in the direction that is worse');
+
+/** A metric's name as a ping carries it: `disk_used_pct`. */
+export const metricName = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'a metric name: lower-case letters, digits and _, starting with a letter');
+
 export const heartbeat = z
   .strictObject({
     name: id,
@@ -349,8 +368,17 @@ export const heartbeat = z
     /** Recovery point objective: the last success must be at most this old. */
     rpoSeconds: positive.optional(),
     severity: severity.default('P2'),
+    /**
+     * Numbers the job pushes with its ping (`{"metrics":{"disk_used_pct":71}}` or `?disk_used_pct=71`),
+     * each a check `heartbeat.<name>.<metric>` graded by its levels. A ping naming an undeclared metric is
+     * refused (400), so a typo on the host shows at once.
+     * @default {}
+     * @example { "disk_used_pct": { "warn": 80, "fail": 90, "unit": "%" }, "backup_bytes": { "fail": 1000000, "direction": "below" } }
+     */
+    metrics: z.record(metricName, heartbeatMetric).default({}),
   })
-  .refine((h) => (h.periodSeconds === undefined) !== (h.cron === undefined), 'set exactly one of periodSeconds or cron');
+  .refine((h) => (h.periodSeconds === undefined) !== (h.cron === undefined), 'set exactly one of periodSeconds or cron')
+  .refine((h) => !('name' in h.metrics) && !('action' in h.metrics), 'metrics cannot be named "name" or "action" (Vercel passes the path segments under those names)');
 
 export const checksConfig = z.strictObject({
   postgres: z

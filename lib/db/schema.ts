@@ -228,6 +228,15 @@ MIGRATIONS.push(
   'ALTER TABLE opsbook.audit_log ADD COLUMN IF NOT EXISTS client_request_id text',
 );
 
+/**
+ * Metrics pushed with heartbeat pings: kept on the ping, and the latest value of each (with when it came)
+ * on the heartbeat's row, which the checks read.
+ */
+MIGRATIONS.push(
+  'ALTER TABLE opsbook.heartbeat_pings ADD COLUMN IF NOT EXISTS metrics jsonb',
+  'ALTER TABLE opsbook.heartbeats ADD COLUMN IF NOT EXISTS last_metrics jsonb',
+);
+
 const LOCK_KEY = 7_341_559; // any constant; identifies Opsbook's migration lock in pg_locks
 
 export function schemaStatements(): Statement[] {
