@@ -81,6 +81,20 @@ export default defineConfig({
   },
   heartbeats: [
     {
+      // examples/host-agent.sh from the droplet's cron every five minutes: what pm2 status, top and df -h show.
+      name: 'droplet',
+      title: 'Droplet (pm2, memory, disk)',
+      periodSeconds: 300,
+      graceSeconds: 600,
+      severity: 'P2',
+      metrics: {
+        disk_used_pct: { title: 'Droplet disk used (df -h /)', warn: 80, fail: 90, unit: '%' },
+        mem_used_pct: { title: 'Droplet memory used', warn: 85, fail: 95, unit: '%' },
+        load1: { title: 'Droplet load (1 min)', warn: 4 },
+        pm2_not_online: { title: 'pm2 processes not online', fail: 0 },
+      },
+    },
+    {
       // pg_dump "$DATABASE_URL" | gzip > /var/backups/bunty/bunty-$(date …).sql.gz, then the curl ping.
       name: 'db-backup',
       title: 'Nightly pg_dump to /var/backups/bunty',
@@ -112,7 +126,8 @@ export default defineConfig({
         { check: 'redis.clients' },
         { check: 'heartbeat.db-backup' },
         { manual: 'Review error logs: pm2 logs bunty-backend --err --lines 100', owner: 'on-call' },
-        { manual: 'On the droplet: pm2 status, top (CPU and memory), df -h (disk space)', owner: 'on-call' },
+        // pm2 status, top and df -h, pushed every five minutes by examples/host-agent.sh on the droplet.
+        { check: 'heartbeat.droplet' },
         {
           manual: 'If /health fails: pm2 restart bunty-backend; if the last deploy broke it, roll back to bunty-backend-previous (DEPLOYMENT.md)',
           owner: 'on-call',

@@ -8,7 +8,8 @@
 # Declare on the heartbeat every metric this sends (a ping naming an undeclared one is refused with 400):
 #   heartbeats: [{ name: 'web-1', periodSeconds: 300, graceSeconds: 300, metrics: {
 #     disk_used_pct: { warn: 80, fail: 90, unit: '%' }, mem_used_pct: { warn: 85, fail: 95, unit: '%' },
-#     load1: { warn: 4 }, open_fds: { warn: 50000 }, pm2_not_online: { fail: 1 }, docker_not_running: { fail: 1 } } }]
+#     load1: { warn: 4 }, open_fds: { warn: 50000 }, pm2_not_online: { fail: 0 }, docker_not_running: { fail: 0 } } }]
+# Levels are "above" (or "below" with direction): fail 0 on a count means any one fails.
 #
 # OPSBOOK_METRICS limits what is sent (space-separated names); by default every metric this host can measure.
 # OPSBOOK_DISK_PATH is the filesystem for disk_used_pct (default /). OPSBOOK_DRY_RUN=1 prints the body

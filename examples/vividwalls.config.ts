@@ -80,6 +80,19 @@ export default defineConfig({
     { name: 'config-backup', title: 'Weekly configuration backup', periodSeconds: 7 * DAY, graceSeconds: DAY, severity: 'P3' },
     // First Monday to first Monday is 4 or 5 weeks.
     { name: 'full-backup', title: 'Monthly full system backup', periodSeconds: 35 * DAY, graceSeconds: DAY, severity: 'P3' },
+    // examples/host-agent.sh from the droplet's cron every ten minutes: what df -h, free -h and docker ps show.
+    {
+      name: 'droplet',
+      title: 'Droplet (disk, memory, containers)',
+      periodSeconds: 600,
+      graceSeconds: 1200,
+      severity: 'P2',
+      metrics: {
+        disk_used_pct: { title: 'Droplet disk used (df -h /)', warn: 80, fail: 90, unit: '%' },
+        mem_used_pct: { title: 'Droplet memory used (free -h)', warn: 85, fail: 95, unit: '%' },
+        docker_not_running: { title: 'Containers not running (exited, dead, restarting)', fail: 0 },
+      },
+    },
   ],
   checklists: [
     {
@@ -94,6 +107,8 @@ export default defineConfig({
         { check: 'heartbeat.daily-maintenance' },
         { check: 'heartbeat.db-backup' },
         { check: 'heartbeat.workflows-backup' },
+        // The droplet's disk, memory and containers (docker ps), pushed by examples/host-agent.sh.
+        { check: 'heartbeat.droplet' },
         // Daily maintenance: "Database vacuum".
         { task: 'vacuum-analyze' },
         // Daily sizes and query statistics, so the third Monday's capacity review has a trend to read.
@@ -180,8 +195,10 @@ export default defineConfig({
       items: [
         { check: 'postgres.database-size' },
         { check: 'postgres.largest-tables' },
-        { manual: 'Review disk usage trends (df -h, docker system df)', owner: 'sysadmin' },
-        { manual: 'Check memory utilization (free -h, docker stats)', owner: 'sysadmin' },
+        // df -h and free -h, as the host agent last pushed them.
+        { check: 'heartbeat.droplet.disk_used_pct' },
+        { check: 'heartbeat.droplet.mem_used_pct' },
+        { manual: 'Review disk usage trends (docker system df)', owner: 'sysadmin' },
         { manual: 'Plan for scaling needs', owner: 'sysadmin' },
         { manual: 'Review backup retention', owner: 'sysadmin' },
       ],

@@ -12,8 +12,14 @@ const COVERAGE: CoverageRow[] = [
   { item: '`/health` with `services.database/redis/midnight` = `connected`', kind: 'check', by: [{ check: 'http.api-health' }] },
   {
     item: 'pm2 status, top, df, restart, rollback',
-    kind: 'out of reach: manual',
-    by: [{ manual: /pm2 status, top .* df -h/ }, { manual: /pm2 restart bunty-backend; .* roll back/ }],
+    kind: 'pushed host metrics + manual',
+    by: [
+      { check: 'heartbeat.droplet.pm2_not_online' },
+      { check: 'heartbeat.droplet.mem_used_pct' },
+      { check: 'heartbeat.droplet.load1' },
+      { check: 'heartbeat.droplet.disk_used_pct' },
+      { manual: /pm2 restart bunty-backend; .* roll back/ },
+    ],
   },
   {
     item: 'connections by state, long-running queries, terminate a pid',
@@ -131,6 +137,8 @@ describe('Bunty ZKP example (examples/bunty.config.ts, runbook 004)', () => {
     runs = await runEveryChecklist(s, config, base, async (now) => {
       const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
       await ping(s.deps, config, 'db-backup', plus(day, hours(2) + 40 * 60_000), '0');
+      // The host agent's latest push, a minute before the run: the disk is filling (85 %: warn).
+      await ping(s.deps, config, 'droplet', new Date(now.getTime() - 60_000), undefined, { disk_used_pct: 85, mem_used_pct: 61.5, load1: 0.7, pm2_not_online: 0 });
     });
   });
 
@@ -193,6 +201,17 @@ describe('Bunty ZKP example (examples/bunty.config.ts, runbook 004)', () => {
       expect(['ok', 'warn'], key).toContain(daily.items.get(key)!.status);
     }
     expect(daily.items.get('check:heartbeat.db-backup')!.status).toBe('ok');
+  });
+
+  it("daily: the droplet's pushed figures are checks (pm2 all online, memory fine) and the filling disk warns", () => {
+    const daily = runs.get('daily')!;
+    expect(statuses(daily, ['check:heartbeat.droplet', 'check:heartbeat.droplet.pm2_not_online', 'check:heartbeat.droplet.mem_used_pct', 'check:heartbeat.droplet.disk_used_pct'])).toEqual({
+      'check:heartbeat.droplet': 'ok',
+      'check:heartbeat.droplet.pm2_not_online': 'ok',
+      'check:heartbeat.droplet.mem_used_pct': 'ok',
+      'check:heartbeat.droplet.disk_used_pct': 'warn',
+    });
+    expect(daily.items.get('check:heartbeat.droplet.disk_used_pct')!.summary).toMatch(/^disk_used_pct 85 % \(warn above 80, fail above 90\), reported 1 min 0 s ago$/);
   });
 
   it('monthly: ANALYZE and VACUUM ANALYZE run; the certificate certbot stopped renewing warns with 10 days left', () => {

@@ -12,8 +12,17 @@ const COVERAGE: CoverageRow[] = [
   { item: 'morning diagnostics, all services accessible', kind: 'check', by: [{ check: 'http.site' }, { check: 'http.n8n' }] },
   {
     item: 'overnight alerts log, container stats, log rotation, docker prune',
-    kind: 'out of reach: manual, or heartbeat',
-    by: [{ manual: /alerts\.log/ }, { manual: /docker stats/ }, { manual: /log rotation/ }, { manual: /docker system prune/ }, { heartbeat: 'daily-maintenance' }],
+    kind: 'pushed host metrics, manual, or heartbeat',
+    by: [
+      { manual: /alerts\.log/ },
+      { manual: /docker stats/ },
+      { check: 'heartbeat.droplet.docker_not_running' },
+      { check: 'heartbeat.droplet.disk_used_pct' },
+      { check: 'heartbeat.droplet.mem_used_pct' },
+      { manual: /log rotation/ },
+      { manual: /docker system prune/ },
+      { heartbeat: 'daily-maintenance' },
+    ],
   },
   { item: 'daily database vacuum', kind: 'task', by: [{ task: 'vacuum-analyze', in: 'morning' }] },
   {
@@ -109,6 +118,8 @@ describe('VividWalls MAS example (examples/vividwalls.config.ts, runbook 002)', 
       await ping(s.deps, config, 'workflows-backup', plus(day, hours(2.5)), '0');
       await ping(s.deps, config, 'daily-maintenance', plus(day, hours(3)), '0');
       if (day.getTime() === base.getTime()) await ping(s.deps, config, 'full-backup', plus(day, hours(4)), '0');
+      // The host agent's latest push before the run: one container exited (the n8n worker), memory tight.
+      await ping(s.deps, config, 'droplet', new Date(now.getTime() - 120_000), undefined, { disk_used_pct: 64, mem_used_pct: 91.2, docker_not_running: 1 });
     });
   });
 
@@ -176,6 +187,14 @@ describe('VividWalls MAS example (examples/vividwalls.config.ts, runbook 002)', 
       'check:heartbeat.workflows-backup': 'ok',
       'task:0:vacuum-analyze': 'ok',
       'task:1:snapshot': 'ok',
+    });
+  });
+
+  it("the morning run grades the droplet's pushed figures: an exited container fails, tight memory warns, the disk is fine", () => {
+    expect(statuses(runs.get('morning')!, ['check:heartbeat.droplet.docker_not_running', 'check:heartbeat.droplet.mem_used_pct', 'check:heartbeat.droplet.disk_used_pct'])).toEqual({
+      'check:heartbeat.droplet.docker_not_running': 'fail',
+      'check:heartbeat.droplet.mem_used_pct': 'warn',
+      'check:heartbeat.droplet.disk_used_pct': 'ok',
     });
   });
 

@@ -101,11 +101,12 @@ export function dueAt(list: ChecklistConfig, base: Date): Date {
 }
 
 /** A ping, the way the host's cron sends it: through the heartbeat route's logic (curl … /api/heartbeats/<name>[/<action>]). */
-export function ping(deps: Deps, config: OpsbookConfig, name: string, at: Date, action?: string): Promise<PingReceipt> {
+export function ping(deps: Deps, config: OpsbookConfig, name: string, at: Date, action?: string, metrics?: Record<string, number>): Promise<PingReceipt> {
+  // With metrics, the body examples/host-agent.sh sends; otherwise a job's one line of output.
   const request = new Request(`https://opsbook.example.com/api/heartbeats/${name}${action === undefined ? '' : `/${action}`}`, {
     method: 'POST',
-    headers: { 'user-agent': 'curl/8.5.0', 'x-real-ip': '203.0.113.7' },
-    body: `${name} finished`,
+    headers: { 'user-agent': 'curl/8.5.0', 'x-real-ip': '203.0.113.7', ...(metrics ? { 'content-type': 'application/json' } : {}) },
+    body: metrics ? JSON.stringify({ metrics }) : `${name} finished`,
   });
   return handlePing(request, deps, config, at);
 }
