@@ -319,7 +319,8 @@ async function runItems(
         outcome = { status: 'error' as const, summary: err instanceof TimeoutError ? `did not finish within ${list.itemTimeoutMs} ms` : redactSecrets(messageOf(err)).slice(0, 300) };
       }
       line(outcome.status, params.task, outcome.summary);
-      return { key, kind: 'task', id: params.task, title, area: 'Maintenance', ...outcome };
+      const { value, ...rest } = outcome;
+      return { key, kind: 'task', id: params.task, title, area: 'Maintenance', ...rest, ...(typeof value === 'number' ? { value } : {}) };
     }),
   );
 
@@ -337,6 +338,7 @@ async function runItems(
     status: c.status,
     severity: c.severity,
     summary: c.summary,
+    ...(typeof c.value === 'number' ? { value: c.value } : {}),
     details: c.details,
     more: c.more,
     hint: c.hint,
@@ -383,7 +385,7 @@ async function storeRun(
       i.status,
       i.summary.slice(0, 2000),
       i.failingSince?.toISOString() ?? null,
-      JSON.stringify({ id: i.id, title: i.title, area: i.area, severity: i.severity, details: i.details, more: i.more, hint: i.hint }),
+      JSON.stringify({ id: i.id, title: i.title, area: i.area, severity: i.severity, value: i.value, details: i.details, more: i.more, hint: i.hint }),
     ],
   }));
   const counts: Record<string, number> = {};

@@ -178,6 +178,26 @@ export const queueLimits = z
     'oldestWaitingWarnSeconds must not exceed oldestWaitingFailSeconds',
   );
 
+/**
+ * Compare a check's number with its own history, from the results checklist runs stored: "transactions
+ * dropped more than 50 % against last week", "p99 above twice its baseline".
+ */
+export const baselineRule = z
+  .strictObject({
+    /** What to compare with: the previous stored run, or the median of the last 7 or 28 days. @default "median-7d" */
+    vs: z.enum(['previous', 'median-7d', 'median-28d']).default('median-7d'),
+    /** Warn at this change, in % of the baseline. @example 50 */
+    warnPct: z.number().positive().optional(),
+    /** Fail at this change, in %. @example 80 */
+    failPct: z.number().positive().optional(),
+    /** Which change is bad: a rise (`above`), a drop (`below`) or either. @default "either" */
+    direction: z.enum(['above', 'below', 'either']).default('either'),
+    /** Stored values a median needs before it is trusted. @default 3 */
+    minSamples: z.number().int().min(1).max(100).default(3),
+  })
+  .refine((b) => b.warnPct !== undefined || b.failPct !== undefined, 'set warnPct, failPct or both')
+  .refine((b) => b.warnPct === undefined || b.failPct === undefined || b.warnPct <= b.failPct, 'warnPct must not exceed failPct');
+
 export const queuesConfig = z.strictObject({
   /** BullMQ key prefix. @default "bull" */
   prefix: z.string().min(1).max(64).default('bull'),
@@ -621,6 +641,13 @@ export const configSchema = z.strictObject({
   /** Dashboards linked from reports: name → URL (Sentry, Vercel, Neon…). */
   links: z.record(z.string().max(40), z.string().url()).default({}),
   checklists: z.array(checklist).default([]),
+  /**
+   * Baselines by check selector (an id, a family, `@target`; the most specific wins): a numeric result is
+   * also graded by its change against its own stored history. One extra read per run.
+   * @default {}
+   * @example { "sql.transactions": { "vs": "median-7d", "warnPct": 50, "direction": "below" }, "heartbeat.backups.backup_bytes": { "vs": "previous", "failPct": 50, "direction": "below" } }
+   */
+  baselines: z.record(z.string().min(1).max(100), baselineRule).default({}),
   /** The app's tables, for admin actions. */
   app: appSchemaMapping.default({}),
   /** Days of run history, snapshots and sent reports kept. @default 90 */
@@ -722,6 +749,7 @@ export type AppSchemaMapping = z.output<typeof appSchemaMapping>;
 export type PostgresThresholds = z.output<typeof postgresThresholds>;
 export type RedisThresholds = z.output<typeof redisThresholds>;
 export type QueueLimits = z.output<typeof queueLimits>;
+export type BaselineRule = z.output<typeof baselineRule>;
 export type PostgresTargetConfig = z.output<typeof postgresTarget>;
 export type RedisTargetConfig = z.output<typeof redisTarget>;
 export type AlertsConfig = z.output<typeof alertsConfig>;

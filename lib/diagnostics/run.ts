@@ -5,6 +5,7 @@ import { redactSecrets } from '../env.js';
 import { createPgAccess } from '../checks/pg-access.js';
 import { suppressDependents, withRoots } from '../checks/dependencies.js';
 import { diagnosedDb, targetRoundTrips } from '../checks/target.js';
+import { applyBaselines } from '../checks/baseline.js';
 import { allChecks } from '../checks/registry.js';
 import { worst } from '../checks/outcome.js';
 import { selectorMatches, splitTarget } from '../checks/selector.js';
@@ -100,7 +101,8 @@ export async function runDiagnostics(deps: Deps, config: OpsbookConfig, opts: Di
   const wanted = new Set(selected.map((c) => c.id));
   // Progress is for what was asked; an added root shows in the results only when it is a root cause.
   const raw = await executeChecks(checks, ctx, now, opts.onResult && ((r) => wanted.has(r.id) && opts.onResult!(r)));
-  const suppressed = suppressDependents(raw, checks, rootOpts);
+  const remainingMs = Math.max(1, budgetMs - (performance.now() - started));
+  const suppressed = await applyBaselines(suppressDependents(raw, checks, rootOpts), config, store, now, Math.min(checkTimeoutMs, remainingMs));
   const causes = new Set(suppressed.map((r) => r.suppressedBy).filter(Boolean));
   // Selected checks keep their order; an added root is listed first when it is shown.
   const results = [

@@ -12,6 +12,8 @@ export interface ReportItem {
   status: CheckStatus;
   severity?: Severity;
   summary: string;
+  /** The headline number, kept with the stored result: baselines compare with it. */
+  value?: number;
   details?: Array<Record<string, unknown>>;
   more?: number;
   hint?: Hint;
