@@ -420,6 +420,20 @@ const vacuum: Check['run'] = async (ctx, now) => {
 // Bloat (an estimate)
 
 /**
+ * What both bloat estimates answer, from their `sized` step (pages, needed_pages, block size): the
+ * relation's bytes, the bytes its contents need, the difference and its share, whether it could be
+ * estimated, and the counts; the most bloated first, the unestimated last.
+ */
+const BLOAT_TAIL = `pages * bs AS rel_bytes, needed_pages * bs AS needed_bytes,
+       GREATEST(pages - needed_pages, 0) * bs AS bloat_bytes,
+       CASE WHEN pages > 0 THEN round((100 * GREATEST(pages - needed_pages, 0) / pages)::numeric, 1)::float8 END AS bloat_pct,
+       needed_pages IS NOT NULL AS estimated,
+       (count(*) OVER ())::int AS total, (count(*) FILTER (WHERE needed_pages IS NULL) OVER ())::int AS unestimated
+FROM sized
+ORDER BY needed_pages IS NULL, GREATEST(pages - COALESCE(needed_pages, pages), 0) DESC, 1
+LIMIT $2::int`;
+
+/**
  * Table bloat estimated from statistics, the established way (no page is read, no lock is taken): the
  * bytes a row needs follow from pg_stats (average width and null share per column) plus the tuple header
  * (23 bytes and a null bitmap, aligned to 8) and its 4-byte line pointer; pages the live rows need follow
@@ -453,47 +467,74 @@ const BLOAT_SQL = `WITH t AS (
                  THEN ceil(tuples / GREATEST(floor((bs - 24) * fillfactor / 100 / (row_bytes + 4)), 1)) END AS needed_pages
   FROM est
 )
-SELECT format('%I.%I', nspname, relname) AS "table", pages * bs AS table_bytes, needed_pages * bs AS needed_bytes,
-       GREATEST(pages - needed_pages, 0) * bs AS bloat_bytes,
-       CASE WHEN pages > 0 THEN round((100 * GREATEST(pages - needed_pages, 0) / pages)::numeric, 1)::float8 END AS bloat_pct,
-       needed_pages IS NOT NULL AS estimated,
-       (count(*) OVER ())::int AS total, (count(*) FILTER (WHERE needed_pages IS NULL) OVER ())::int AS unestimated
-FROM sized
-ORDER BY needed_pages IS NULL, GREATEST(pages - COALESCE(needed_pages, pages), 0) DESC, 1
-LIMIT $2::int`;
+SELECT format('%I.%I', nspname, relname) AS "table", ${BLOAT_TAIL}`;
 
-const bloat: Check['run'] = async (ctx) => {
+/** How one bloat estimate reads: its noun, what its contents are, how it is skipped and fixed. */
+interface BloatKind {
+  sql: string;
+  /** `table` or `index`, with its plural. */
+  noun: string;
+  nouns: string;
+  /** What the contents need, in the summary: "its live rows need". */
+  contents: string;
+  /** The detail row's name column and size column. */
+  nameKey: 'table' | 'index';
+  sizeKey: 'tableBytes' | 'indexBytes';
+  fix: (user: string) => string;
+  hint: (worst: Record<string, unknown> & { table: string }, flagged: number) => CheckOutcome['hint'];
+}
+
+/** Run a bloat estimate and grade it by bloatMinBytes / bloatWarnPct. Shared by table and index bloat. */
+async function estimateBloat(ctx: CheckContext, kind: BloatKind): Promise<CheckOutcome> {
   const t = thresholds(ctx);
   const caps = await ctx.pg.caps();
-  const rows = rowsOf(await ctx.pg.batch([{ text: BLOAT_SQL, params: [t.bloatMinBytes, t.topN] }]));
+  const rows = rowsOf(await ctx.pg.batch([{ text: kind.sql, params: [t.bloatMinBytes, t.topN] }]));
   const total = num(rows[0]?.total);
   const unestimated = num(rows[0]?.unestimated);
-  if (total === 0) return ok(`no table of ${bytes(t.bloatMinBytes)} or more to estimate bloat for`, { value: 0, unit: '%' });
+  const prefix = kind.noun === 'table' ? '' : `${kind.noun} `;
+  if (total === 0) return ok(`no ${kind.noun === 'table' ? 'table' : 'B-tree index'} of ${bytes(t.bloatMinBytes)} or more to estimate bloat for`, { value: 0, unit: '%' });
   if (unestimated === total) {
     return skipped(
-      `bloat not estimated: ${total === 1 ? 'the table' : `all ${total} tables`} of ${bytes(t.bloatMinBytes)} or more lack${total === 1 ? 's' : ''} column statistics readable by ${caps.user}`,
-      `ANALYZE them (autovacuum does it after enough changes), and let ${caps.user} read them (statistics of columns it may not SELECT are hidden: GRANT SELECT on the tables).`,
+      `${prefix}bloat not estimated: ${total === 1 ? `the ${kind.noun}` : `all ${total} ${kind.nouns}`} of ${bytes(t.bloatMinBytes)} or more lack${total === 1 ? 's' : ''} column statistics readable by ${caps.user}`,
+      kind.fix(caps.user),
     );
   }
   const details = rows
     .filter((r) => r.estimated === true)
-    .map((r) => ({ table: String(r.table), tableBytes: num(r.table_bytes), neededBytes: num(r.needed_bytes), estimatedBloatBytes: num(r.bloat_bytes), estimatedBloatPct: num(r.bloat_pct) }));
+    .map((r) => ({
+      ...(kind.nameKey === 'index' ? { index: String(r.index) } : {}),
+      table: String(r.table),
+      [kind.sizeKey]: num(r.rel_bytes),
+      neededBytes: num(r.needed_bytes),
+      estimatedBloatBytes: num(r.bloat_bytes),
+      estimatedBloatPct: num(r.bloat_pct),
+    })) as Array<Record<string, unknown> & { table: string; estimatedBloatBytes: number; estimatedBloatPct: number }>;
   const worst = details[0]!;
   const flagged = details.filter((d) => d.estimatedBloatPct >= t.bloatWarnPct);
   const note = unestimated ? `; ${unestimated} without readable statistics not estimated` : '';
-  const head = `${worst.table}: about ${bytes(worst.estimatedBloatBytes)} (${worst.estimatedBloatPct} %) beyond what its live rows need (an estimate from statistics)`;
+  const head = `${String(worst[kind.nameKey])}: about ${bytes(worst.estimatedBloatBytes)} (${worst.estimatedBloatPct} %) beyond what ${kind.contents} (an estimate from statistics)`;
   const extra = { value: worst.estimatedBloatPct, unit: '%', details, ...(total - unestimated > details.length ? { more: total - unestimated - details.length } : {}) };
-  if (flagged.length === 0) return ok(`most bloated ${head}${note}`, extra);
-  return warn(`${flagged.length} table${flagged.length === 1 ? '' : 's'} bloated past ${t.bloatWarnPct} %: ${head}${note}`, {
-    ...extra,
-    hint: actionHint(
-      `VACUUM makes the space reusable but does not return it; to shrink ${worst.table}, rewrite it off-hours (VACUUM FULL takes an ACCESS EXCLUSIVE lock for the whole rewrite; pg_repack does it online). ` +
-        'If it comes back, autovacuum is not keeping up with the deletes and updates (see postgres.vacuum).',
-      MAINTENANCE_PATH,
-      { op: 'vacuum-analyze', table: worst.table },
-    ),
+  if (flagged.length === 0) return ok(`most bloated ${prefix}${head}${note}`, extra);
+  return warn(`${flagged.length} ${flagged.length === 1 ? kind.noun : kind.nouns} bloated past ${t.bloatWarnPct} %: ${head}${note}`, { ...extra, hint: kind.hint(worst, flagged.length) });
+}
+
+const bloat: Check['run'] = (ctx) =>
+  estimateBloat(ctx, {
+    sql: BLOAT_SQL,
+    noun: 'table',
+    nouns: 'tables',
+    contents: 'its live rows need',
+    nameKey: 'table',
+    sizeKey: 'tableBytes',
+    fix: (user) => `ANALYZE them (autovacuum does it after enough changes), and let ${user} read them (statistics of columns it may not SELECT are hidden: GRANT SELECT on the tables).`,
+    hint: (worst) =>
+      actionHint(
+        `VACUUM makes the space reusable but does not return it; to shrink ${worst.table}, rewrite it off-hours (VACUUM FULL takes an ACCESS EXCLUSIVE lock for the whole rewrite; pg_repack does it online). ` +
+          'If it comes back, autovacuum is not keeping up with the deletes and updates (see postgres.vacuum).',
+        MAINTENANCE_PATH,
+        { op: 'vacuum-analyze', table: worst.table },
+      ),
   });
-};
 
 /**
  * B-tree index bloat, estimated the same way from statistics (no page read, no lock): an index tuple is
@@ -535,55 +576,25 @@ const INDEX_BLOAT_SQL = `WITH i AS (
          END AS needed_pages
   FROM i JOIN cols ON cols.indexrelid = i.indexrelid
 )
-SELECT format('%I.%I', nspname, index_name) AS index, format('%I.%I', nspname, table_name) AS "table",
-       pages * bs AS index_bytes, needed_pages * bs AS needed_bytes,
-       GREATEST(pages - needed_pages, 0) * bs AS bloat_bytes,
-       CASE WHEN pages > 0 THEN round((100 * GREATEST(pages - needed_pages, 0) / pages)::numeric, 1)::float8 END AS bloat_pct,
-       needed_pages IS NOT NULL AS estimated,
-       (count(*) OVER ())::int AS total, (count(*) FILTER (WHERE needed_pages IS NULL) OVER ())::int AS unestimated
-FROM sized
-ORDER BY needed_pages IS NULL, GREATEST(pages - COALESCE(needed_pages, pages), 0) DESC, 1
-LIMIT $2::int`;
+SELECT format('%I.%I', nspname, index_name) AS index, format('%I.%I', nspname, table_name) AS "table", ${BLOAT_TAIL}`;
 
-const indexBloat: Check['run'] = async (ctx) => {
-  const t = thresholds(ctx);
-  const caps = await ctx.pg.caps();
-  const rows = rowsOf(await ctx.pg.batch([{ text: INDEX_BLOAT_SQL, params: [t.bloatMinBytes, t.topN] }]));
-  const total = num(rows[0]?.total);
-  const unestimated = num(rows[0]?.unestimated);
-  if (total === 0) return ok(`no B-tree index of ${bytes(t.bloatMinBytes)} or more to estimate bloat for`, { value: 0, unit: '%' });
-  if (unestimated === total) {
-    return skipped(
-      `index bloat not estimated: ${total === 1 ? 'the index' : `all ${total} indexes`} of ${bytes(t.bloatMinBytes)} or more lack${total === 1 ? 's' : ''} column statistics readable by ${caps.user}`,
-      `ANALYZE their tables (autovacuum does it after enough changes), and let ${caps.user} read them (GRANT SELECT on the tables).`,
-    );
-  }
-  const details = rows
-    .filter((r) => r.estimated === true)
-    .map((r) => ({
-      index: String(r.index),
-      table: String(r.table),
-      indexBytes: num(r.index_bytes),
-      neededBytes: num(r.needed_bytes),
-      estimatedBloatBytes: num(r.bloat_bytes),
-      estimatedBloatPct: num(r.bloat_pct),
-    }));
-  const worst = details[0]!;
-  const flagged = details.filter((d) => d.estimatedBloatPct >= t.bloatWarnPct);
-  const note = unestimated ? `; ${unestimated} without readable statistics not estimated` : '';
-  const head = `${worst.index}: about ${bytes(worst.estimatedBloatBytes)} (${worst.estimatedBloatPct} %) beyond what its entries need (an estimate from statistics)`;
-  const extra = { value: worst.estimatedBloatPct, unit: '%', details, ...(total - unestimated > details.length ? { more: total - unestimated - details.length } : {}) };
-  if (flagged.length === 0) return ok(`most bloated index ${head}${note}`, extra);
-  return warn(`${flagged.length} index${flagged.length === 1 ? '' : 'es'} bloated past ${t.bloatWarnPct} %: ${head}${note}`, {
-    ...extra,
-    hint: actionHint(
-      `Rebuild it online with REINDEX INDEX CONCURRENTLY ${worst.index} (PostgreSQL 12+; it needs twice the space while it runs). ` +
-        `The admin action rebuilds every index of ${worst.table} with REINDEX TABLE, which blocks writes while it runs: use it off-hours, after its dry run.`,
-      MAINTENANCE_PATH,
-      { op: 'reindex', table: worst.table },
-    ),
+const indexBloat: Check['run'] = (ctx) =>
+  estimateBloat(ctx, {
+    sql: INDEX_BLOAT_SQL,
+    noun: 'index',
+    nouns: 'indexes',
+    contents: 'its entries need',
+    nameKey: 'index',
+    sizeKey: 'indexBytes',
+    fix: (user) => `ANALYZE their tables (autovacuum does it after enough changes), and let ${user} read them (GRANT SELECT on the tables).`,
+    hint: (worst) =>
+      actionHint(
+        `Rebuild it online with REINDEX INDEX CONCURRENTLY ${String(worst.index)} (PostgreSQL 12+; it needs twice the space while it runs). ` +
+          `The admin action rebuilds every index of ${worst.table} with REINDEX TABLE, which blocks writes while it runs: use it off-hours, after its dry run.`,
+        MAINTENANCE_PATH,
+        { op: 'reindex', table: worst.table },
+      ),
   });
-};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Growth
