@@ -1,7 +1,21 @@
 import * as z from 'zod';
 import type { ActionDefinition } from '../admin/action.js';
 import { auditAfter } from '../admin/audit.js';
+import type { runChecklist } from '../checklists/run.js';
 import { OpsbookError } from '../errors.js';
+
+/**
+ * The checklist runner, handed in by the route file (api/admin/checklists/run.ts). Every admin function
+ * imports this registry; if the action imported the runner itself, every one of them would carry the
+ * report renderer and the email client (0.4 MB each, past the 10 MB function budget). A type import
+ * leaves no trace in the bundle.
+ */
+let runner: typeof runChecklist | undefined;
+
+/** Called once by the route file that serves checklists.run. */
+export function provideChecklistRunner(fn: typeof runChecklist): void {
+  runner = fn;
+}
 
 export const schema = z.object({
   /** The checklist's id, as in the config (`post-deploy`). */
@@ -29,9 +43,8 @@ export const action: ActionDefinition<typeof schema> = {
   async run(ctx, params, { dryRun }) {
     const list = ctx.config.checklists.find((c) => c.id === params.checklist);
     if (!list) throw new OpsbookError('NOT_FOUND', `No checklist named "${params.checklist}".`, { details: { known: ctx.config.checklists.map((c) => c.id) } });
-    // Loaded on use: every admin function imports the registry, and only this action runs checklists.
-    const { runChecklist } = await import('../checklists/run.js');
-    const result = await runChecklist(ctx.deps, ctx.config, list.id, ctx.now, { mode: 'manual', dryRun, send: !dryRun });
+    if (!runner) throw new OpsbookError('INTERNAL', 'checklists.run is served by api/admin/checklists/run, which provides the checklist runner.');
+    const result = await runner(ctx.deps, ctx.config, list.id, ctx.now, { mode: 'manual', dryRun, send: !dryRun });
     if (result.status === 'already-ran') {
       throw new OpsbookError('CONFLICT', `A run of ${list.id} started at this same millisecond (run ${result.runId}): try again, and send an Idempotency-Key so a retry never runs it twice.`);
     }
