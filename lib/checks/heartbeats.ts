@@ -20,7 +20,8 @@ function loadStates(ctx: CheckContext): Promise<Map<string, HeartbeatState>> {
   let load = loads.get(ctx);
   if (!load) {
     const names = ctx.config.heartbeats.map((h) => h.name);
-    load = ctx.store.batch([{ text: STATE_SQL, params: [JSON.stringify(names)] }]).then(([res]) => {
+    // After the store's capabilities, so the statement joins the run's merged batch.
+    load = ctx.store.caps().then(() => ctx.store.batch([{ text: STATE_SQL, params: [JSON.stringify(names)] }])).then(([res]) => {
       const states = new Map<string, HeartbeatState>();
       for (const r of res!.rows) states.set(String(r.name), stateOf(r));
       return states;
@@ -140,7 +141,6 @@ function heartbeatCheck(h: HeartbeatConfig): Check {
     async run(ctx, now) {
       let states: Map<string, HeartbeatState>;
       try {
-        await ctx.store.caps();
         states = await loadStates(ctx);
       } catch (err) {
         return errored(`could not read heartbeat pings: ${redactSecrets(messageOf(err)).slice(0, 300)}`);
@@ -201,7 +201,6 @@ function metricCheck(h: HeartbeatConfig, name: string): Check {
     needs: ['store'],
     async run(ctx, now) {
       try {
-        await ctx.store.caps();
         return metricOutcome(h, name, (await loadStates(ctx)).get(h.name), now);
       } catch (err) {
         return errored(`could not read heartbeat metrics: ${redactSecrets(messageOf(err)).slice(0, 300)}`);

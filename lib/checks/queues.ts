@@ -267,7 +267,7 @@ interface Breach {
   text: string;
 }
 
-/** Queues at or past a warn/fail pair of limits, worst first. */
+/** Queues at or past a warn/fail pair of limits. */
 function breaches(
   config: OpsbookConfig,
   values: Array<{ queue: string; value: number | undefined }>,
@@ -282,12 +282,13 @@ function breaches(
     if (f !== undefined && value >= f) out.push({ queue, status: 'fail', text: `${queue}: ${describe(value, f, 'fail')}` });
     else if (w !== undefined && value >= w) out.push({ queue, status: 'warn', text: `${queue}: ${describe(value, w, 'warn')}` });
   }
-  return out.sort((a, b) => (a.status === b.status ? 0 : a.status === 'fail' ? -1 : 1));
+  return out;
 }
 
-/** An outcome with the limits it breaches: the worse status, the breaches named first. */
-function withBreaches(base: CheckOutcome, found: Breach[], hint?: CheckOutcome['hint']): CheckOutcome {
-  if (found.length === 0) return base;
+/** An outcome with the limits it breaches: the worse status, the breaches named first (failures first). */
+function withBreaches(base: CheckOutcome, breached: Breach[], hint?: CheckOutcome['hint']): CheckOutcome {
+  if (breached.length === 0) return base;
+  const found = [...breached].sort((a, b) => (a.status === b.status ? 0 : a.status === 'fail' ? -1 : 1));
   const status = worst([base.status, ...found.map((b) => b.status)]);
   const named = `${found.slice(0, 3).map((b) => b.text).join('; ')}${found.length > 3 ? `; ${found.length - 3} more` : ''}`;
   return { ...base, status, summary: `${named}; ${base.summary}`, hint: base.status === 'ok' || !base.hint ? (hint ?? base.hint) : base.hint };
@@ -315,7 +316,7 @@ async function runBacklog(ctx: CheckContext, now: Date): Promise<CheckOutcome> {
       found.push(...breaches(ctx.config, ages, ['oldestWaitingWarnSeconds', 'oldestWaitingFailSeconds'], (s, limit, level) => `the oldest waiting job ready for ${duration(s)} (${level} at ${duration(limit)})`));
     }
   }
-  return withBreaches(base, found.sort((a, b) => (a.status === b.status ? 0 : a.status === 'fail' ? -1 : 1)), {
+  return withBreaches(base, found, {
     text: 'Jobs arrive faster than workers finish them: add worker concurrency or instances, or look for a slow dependency in the job handler (its logs, its p99).',
   });
 }
