@@ -15,7 +15,13 @@ const positive = z.number().positive();
 const percent = z.number().min(0).max(100);
 
 /** A header value: a literal, or `{ env: "NAME" }`, read from the environment and never printed. */
-export const secretValue = z.union([z.string().max(4096), z.strictObject({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/) })]);
+export const secretValue = z.union([
+  z.string().max(4096),
+  z.strictObject({
+    /** The environment variable holding the value. @example "API_HEALTH_TOKEN" */
+    env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/),
+  }),
+]);
 
 export const severity = z.enum(['P1', 'P2', 'P3', 'P4']);
 export type Severity = z.output<typeof severity>;
@@ -241,11 +247,21 @@ const needs = z
   .default([]);
 
 export const httpCheck = z.strictObject({
+  /** The check's id, unique in its family: results read `http.<id>`. Lower-case letters, digits, _ or -. @example "api" */
   id,
+  /** Shown in the report instead of the id. @example "Public API" */
   title: z.string().max(200).optional(),
+  /** The URL to request. @example "https://api.example.com/healthz" */
   url: z.string().url(),
+  /** The HTTP method. @default "GET" */
   method: z.enum(['GET', 'HEAD', 'POST']).default('GET'),
+  /**
+   * Request headers: a literal value, or `{ env: "NAME" }` to read it from the environment (a token),
+   * which is treated as a secret and never printed.
+   * @example { "authorization": { "env": "API_HEALTH_TOKEN" } }
+   */
   headers: z.record(z.string(), secretValue).default({}),
+  /** The request body (with POST). */
   body: z.string().max(10_000).optional(),
   /** Expected status codes. @default [200] */
   expectStatus: z.array(z.number().int().min(100).max(599)).default([200]),
@@ -257,74 +273,99 @@ export const httpCheck = z.strictObject({
   conditions: z
     .array(
       z.strictObject({
+        /** Where in the JSON body: dot-separated keys and list indexes. @example "checks.0.status" */
         path: z.string().max(200),
+        /** How the value there is compared with `value`; `exists` needs no value. @default "eq" */
         op: z.enum(['eq', 'neq', 'lt', 'lte', 'gt', 'gte', 'contains', 'exists']).default('eq'),
+        /** What to compare with. @example "ok" */
         value: z.union([z.string(), z.number(), z.boolean(), z.null()]).optional(),
       }),
     )
     .default([]),
   /** Retries on network errors only (never on an HTTP answer). @default 1 */
   retries: z.number().int().min(0).max(5).default(1),
-  /** @default 5000 */
+  /** Give up after this long; the check is then an error, not a hang. @default 5000 */
   timeoutMs: positive.max(60_000).default(5000),
   /** What this check needs (see `needs` above). @default [] @example ["tcp.api-host"] */
   needs,
+  /** How urgent a failure is, in reports and Sentry: P1 (wake someone) to P4 (look when convenient). @default "P2" */
   severity: severity.default('P2'),
 });
 
 export const tlsCheck = z.strictObject({
+  /** The check's id, unique in its family: results read `tls.<id>`. Lower-case letters, digits, _ or -. @example "api-cert" */
   id,
+  /** The host whose certificate is checked (also sent as SNI). @example "api.example.com" */
   host: z.string().min(1).max(253),
+  /** The TLS port. @default 443 */
   port: z.number().int().min(1).max(65535).default(443),
-  /** @default 21 */
+  /** Warn when the certificate expires within this many days. @default 21 */
   warnDays: positive.default(21),
-  /** @default 7 */
+  /** Fail when it expires within this many days (or is invalid). @default 7 */
   failDays: positive.default(7),
   /** Trust these extra CA certificates (PEM), e.g. a private CA. */
   ca: z.string().optional(),
+  /** Give up after this long; the check is then an error, not a hang. @default 5000 */
   timeoutMs: positive.max(60_000).default(5000),
   /** What this check needs (see `needs` above). @default [] @example ["tcp.api-host"] */
   needs,
+  /** How urgent a failure is, in reports and Sentry: P1 (wake someone) to P4 (look when convenient). @default "P2" */
   severity: severity.default('P2'),
 });
 
 export const dnsCheck = z.strictObject({
+  /** The check's id, unique in its family: results read `dns.<id>`. Lower-case letters, digits, _ or -. @example "api" */
   id,
+  /** The name to resolve. @example "api.example.com" */
   name: z.string().min(1).max(253),
+  /** The record type asked for. @default "A" */
   type: z.enum(['A', 'AAAA', 'CNAME', 'MX', 'TXT', 'NS']).default('A'),
   /** When set, the answers must include every one of these. */
   expect: z.array(z.string()).optional(),
   /** DNS server to ask (host or host:port); the system resolver otherwise. */
   server: z.string().optional(),
+  /** Give up after this long; the check is then an error, not a hang. @default 3000 */
   timeoutMs: positive.max(60_000).default(3000),
   /** What this check needs (see `needs` above). @default [] @example ["tcp.api-host"] */
   needs,
+  /** How urgent a failure is, in reports and Sentry: P1 (wake someone) to P4 (look when convenient). @default "P2" */
   severity: severity.default('P2'),
 });
 
 export const tcpCheck = z.strictObject({
+  /** The check's id, unique in its family: results read `tcp.<id>`. Lower-case letters, digits, _ or -. @example "api-host" */
   id,
+  /** The host to connect to. @example "db.internal.example.com" */
   host: z.string().min(1).max(253),
+  /** The TCP port. @example 5432 */
   port: z.number().int().min(1).max(65535),
+  /** Give up after this long; the check is then an error, not a hang. @default 3000 */
   timeoutMs: positive.max(60_000).default(3000),
   /** What this check needs (see `needs` above). @default [] @example ["tcp.api-host"] */
   needs,
+  /** How urgent a failure is, in reports and Sentry: P1 (wake someone) to P4 (look when convenient). @default "P3" */
   severity: severity.default('P3'),
 });
 
 export const statusPageCheck = z.strictObject({
+  /** The check's id, unique in its family: results read `statuspage.<id>`. Lower-case letters, digits, _ or -. @example "stripe" */
   id,
+  /** Shown in the report instead of the id. @example "Stripe" */
   title: z.string().max(200).optional(),
   /** Base URL of an Atlassian Statuspage, e.g. https://status.stripe.com (…/api/v2/status.json is added), or the full status.json URL. */
   url: z.string().url(),
+  /** Give up after this long; the check is then an error, not a hang. @default 5000 */
   timeoutMs: positive.max(60_000).default(5000),
   /** What this check needs (see `needs` above). @default [] @example ["tcp.api-host"] */
   needs,
+  /** How urgent a failure is, in reports and Sentry: P1 (wake someone) to P4 (look when convenient). @default "P3" */
   severity: severity.default('P3'),
 });
 
 export const sqlMetric = z.strictObject({
+  /** The check's id, unique in its family: results read `sql.<id>`. Lower-case letters, digits, _ or -. @example "signups-today" */
   id,
+  /** Shown in the report. @example "Sign-ups today" */
   title: z.string().max(200),
   /** One SELECT or WITH statement returning one number (first column of the first row). */
   sql: z
@@ -335,15 +376,21 @@ export const sqlMetric = z.strictObject({
       const problem = readOnlyProblem(sql);
       if (problem) ctx.addIssue({ code: 'custom', message: `SQL ${problem}` });
     }),
+  /** Values for `$1`, `$2`… in `sql`. @default [] */
   params: z.array(z.union([z.string(), z.number(), z.boolean(), z.null()])).default([]),
   /** Higher is worse (`above`) or lower is worse (`below`). @default "above" */
   direction: z.enum(['above', 'below']).default('above'),
+  /** Warn at this value (past it in the direction that is worse). @example 100 */
   warn: z.number().optional(),
+  /** Fail at this value. @example 1000 */
   fail: z.number().optional(),
+  /** Shown beside the value. @example "jobs" */
   unit: z.string().max(20).optional(),
+  /** Give up after this long; the check is then an error, not a hang. @default 5000 */
   timeoutMs: positive.max(60_000).default(5000),
   /** What this check needs (see `needs` above). @default [] @example ["tcp.api-host"] */
   needs,
+  /** How urgent a failure is, in reports and Sentry: P1 (wake someone) to P4 (look when convenient). @default "P3" */
   severity: severity.default('P3'),
 });
 
@@ -377,7 +424,9 @@ export const metricName = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'a metric n
 
 export const heartbeat = z
   .strictObject({
+    /** The name in the ping URL (`/api/heartbeats/<name>`) and in the check id `heartbeat.<name>`. @example "db-backup" */
     name: id,
+    /** Shown in the report instead of the name. @example "Nightly database backup" */
     title: z.string().max(200).optional(),
     /** Expected every N seconds… */
     periodSeconds: positive.optional(),
@@ -387,6 +436,7 @@ export const heartbeat = z
     graceSeconds: z.number().min(0).default(3600),
     /** Recovery point objective: the last success must be at most this old. */
     rpoSeconds: positive.optional(),
+    /** How urgent a missed or failed ping is: P1 (wake someone) to P4. @default "P2" */
     severity: severity.default('P2'),
     /**
      * Numbers the job pushes with its ping (`{"metrics":{"disk_used_pct":71}}` or `?disk_used_pct=71`),
@@ -401,9 +451,15 @@ export const heartbeat = z
   .refine((h) => !('name' in h.metrics) && !('action' in h.metrics), 'metrics cannot be named "name" or "action" (Vercel passes the path segments under those names)');
 
 export const checksConfig = z.strictObject({
+  /**
+   * The Postgres checks (`postgres.*`): connections, locks, slow queries, vacuum, indexes, storage, replication.
+   * @example { "thresholds": { "connectionsWarnPct": 70, "slowQueryMeanMs": 50 }, "sizeLimitBytes": 10737418240 }
+   */
   postgres: z
     .strictObject({
+      /** Run them; false leaves Postgres out of diagnostics and checklists. @default true */
       enabled: z.boolean().default(true),
+      /** When a Postgres figure warns or fails. */
       thresholds: postgresThresholds.default(postgresThresholds.parse({})),
       /**
        * Environment variable holding the URL of the database to diagnose, when it is not the one Opsbook
@@ -426,9 +482,12 @@ export const checksConfig = z.strictObject({
       targets: targetsOf(postgresTarget),
     })
     .default({ enabled: true, thresholds: postgresThresholds.parse({}), targets: {} }),
+  /** The Redis checks (`redis.*`): ping, memory, clients, hit rate, keys, slow log. @example { "thresholds": { "memoryWarnPct": 70 } } */
   redis: z
     .strictObject({
+      /** Run them; false leaves Redis out of diagnostics and checklists. @default true */
       enabled: z.boolean().default(true),
+      /** When a Redis figure warns or fails. */
       thresholds: redisThresholds.default(redisThresholds.parse({})),
       /**
        * More Redis servers to diagnose, by name: ids read `redis.memory@cache`.
@@ -437,14 +496,33 @@ export const checksConfig = z.strictObject({
       targets: targetsOf(redisTarget),
     })
     .default({ enabled: true, thresholds: redisThresholds.parse({}), targets: {} }),
-  queues: z.strictObject({ enabled: z.boolean().default(true) }).and(queuesConfig).default({ enabled: true, ...queuesConfig.parse({}) }),
+  /** The BullMQ queue checks (`queues.*`): stuck queues, backlog, failed jobs. @example { "prefix": "bull", "names": ["emails", "billing"], "limits": { "*": { "failedWarn": 1 } } } */
+  queues: z
+    .strictObject({
+      /** Run them; false leaves queues out. @default true */
+      enabled: z.boolean().default(true),
+    }).and(queuesConfig).default({ enabled: true, ...queuesConfig.parse({}) }),
+  /**
+   * HTTP endpoints to request (`http.<id>`): status, latency, JSON conditions.
+   * @default []
+   * @example [{ "id": "api", "url": "https://api.example.com/healthz", "conditions": [{ "path": "status", "value": "ok" }] }]
+   */
   http: z.array(httpCheck).default([]),
+  /** TLS certificates to watch for expiry (`tls.<id>`). @default [] @example [{ "id": "api", "host": "api.example.com" }] */
   tls: z.array(tlsCheck).default([]),
+  /** DNS names that must resolve, optionally to given answers (`dns.<id>`). @default [] @example [{ "id": "mail", "name": "example.com", "type": "MX" }] */
   dns: z.array(dnsCheck).default([]),
+  /** TCP ports that must accept a connection (`tcp.<id>`). @default [] @example [{ "id": "smtp", "host": "smtp.example.com", "port": 587 }] */
   tcp: z.array(tcpCheck).default([]),
+  /** Vendors' Atlassian status pages (`statuspage.<id>`): a vendor's incident shows in your report. @default [] @example [{ "id": "stripe", "url": "https://status.stripe.com" }] */
   statusPages: z.array(statusPageCheck).default([]),
   /** Environment variables that must be set (names only; values are never read out). */
   requiredEnv: z.array(z.string().regex(/^[A-Z_][A-Z0-9_]*$/)).default([]),
+  /**
+   * Your own numbers, one read-only SQL query each (`sql.<id>`), graded by warn and fail.
+   * @default []
+   * @example [{ "id": "stuck-payments", "title": "Payments pending over 1 h", "sql": "SELECT count(*) FROM payments WHERE status = 'pending' AND created_at < now() - interval '1 hour'", "warn": 1, "fail": 10 }]
+   */
   sqlMetrics: z.array(sqlMetric).default([]),
 });
 
@@ -473,7 +551,9 @@ export const alertsConfig = z.strictObject({
  */
 export const maintenanceWindow = z
   .strictObject({
+    /** The window's id, shown in the report. @example "sunday-maintenance" */
     id,
+    /** Shown in the report. @example "Weekly database maintenance" */
     title: z.string().max(200).optional(),
     /** HH:MM UTC, with `weekday` or `dayOfMonth`. @default "00:00" */
     start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (UTC)').default('00:00'),
@@ -501,7 +581,9 @@ export const checkItem = z.strictObject({
 export const manualItem = z.strictObject({
   /** The to-do line, e.g. "Review Dependabot PRs". */
   manual: z.string().min(1).max(300),
+  /** Who does it, shown beside the item. @example "@oncall" */
   owner: z.string().max(100).optional(),
+  /** Where to do it (a dashboard, a doc), shown as a link. @example "https://dash.example.com/costs" */
   link: z.string().url().optional(),
   /** For rotation reminders: when it was last done (YYYY-MM-DD), shown beside the item. */
   lastDone: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(),
@@ -519,7 +601,7 @@ export const taskItem = z
     }
     const parsed = schema.safeParse(value);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as (string | number)[], continue: true });
+      for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: issue.path as (string | number)[], continue: true });
       return z.NEVER;
     }
     return parsed.data as { task: string } & Record<string, unknown>;
@@ -528,9 +610,17 @@ export const taskItem = z
 export const checklistItem = z.union([checkItem, manualItem, taskItem]);
 
 export const checklist = z.strictObject({
+  /** The checklist's id: the CLI's `opsbook run <id>`, the cron path `/api/cron/<id>`. @example "daily" */
   id,
+  /** The report's title. @example "Morning checklist" */
   title: z.string().min(1).max(200),
+  /** When it runs (UTC), one of the kinds below; `manual` runs only when asked. @example { "type": "daily", "at": "09:00" } */
   schedule: scheduleSchema,
+  /**
+   * What it does, in report order: checks (`{ check }`), maintenance tasks (`{ task, … }`) and to-dos for a person
+   * (`{ manual }`).
+   * @example [{ "check": "postgres" }, { "task": "analyze" }, { "manual": "Review error spikes in Sentry" }]
+   */
   items: z.array(checklistItem).min(1).max(500),
   /** When to email: every run, only when something changed, or only when something fails. @default "always" */
   notify: z.enum(['always', 'on-change', 'on-failure']).default('always'),
@@ -538,16 +628,16 @@ export const checklist = z.strictObject({
   recipients: z.array(z.string().email()).optional(),
   /** A run missing for longer than its period plus this is reported as missed. @default 60 */
   graceMinutes: z.number().int().min(0).max(7 * 24 * 60).default(60),
-  /** Sentry cron monitor settings for this checklist's cron. */
+  /** Sentry cron monitor settings for this checklist's cron. @example { "checkinMargin": 5, "maxRuntime": 15 } */
   sentry: z
     .strictObject({
       /**
        * Minutes after the scheduled time before Sentry calls a check-in missed. Vercel's Hobby plan fires
        * a cron anywhere within its scheduled hour (Pro and Enterprise within the minute), so the default
-       * fits every plan; on Pro a smaller margin (e.g. 5) reports a missed run sooner. @default 60
+       * fits every plan; on Pro a smaller margin (e.g. 5) reports a missed run sooner. @default 60 @unit min
        */
       checkinMargin: z.number().int().min(1).max(40_320).default(60),
-      /** Minutes a run may take before Sentry marks it timed out. @default 10 */
+      /** Minutes a run may take before Sentry marks it timed out. @default 10 @unit min */
       maxRuntime: z.number().int().min(1).default(10),
     })
     .default({ checkinMargin: 60, maxRuntime: 10 }),
@@ -577,18 +667,29 @@ export const userStateMapping = z.strictObject({
 
 /** How the app's tables are named, for admin actions on users and API keys. */
 export const appSchemaMapping = z.strictObject({
+  /** The users table, for the users.* actions (lookup, lock, suspend, delete). @example { "table": "users", "columns": { "status": "status", "deletedAt": "deleted_at" } } */
   users: z
     .strictObject({
+      /** The table's name. @example "users" */
       table: z.string().min(1).max(128),
+      /** Its schema. @default "public" */
       schema: z.string().min(1).max(128).default('public'),
+      /** Which columns hold what: name the ones your table has. */
       columns: z
         .strictObject({
+          /** The primary key. @default "id" */
           id: z.string().default('id'),
+          /** The e-mail address users are looked up by. @default "email" */
           email: z.string().default('email'),
+          /** A boolean column, true while the user is locked (or use `locked` below for a state column). @example "is_locked" */
           locked: z.string().optional(),
+          /** A status column (text or enum) that suspend and reinstate move between values. @example "status" */
           status: z.string().optional(),
+          /** A timestamp column set when the user is suspended. @example "suspended_at" */
           suspendedAt: z.string().optional(),
+          /** A text column for the suspension's reason. @example "suspension_reason" */
           suspensionReason: z.string().optional(),
+          /** A timestamp column for a soft delete: users.delete sets it instead of deleting the row. @example "deleted_at" */
           deletedAt: z.string().optional(),
         })
         .default({ id: 'id', email: 'email' }),
@@ -615,15 +716,23 @@ export const appSchemaMapping = z.strictObject({
       }
     })
     .optional(),
+  /** The API keys table, for apikeys.revoke. @example { "table": "api_keys", "columns": { "userId": "owner_id", "revokedAt": "revoked_at" } } */
   apiKeys: z
     .strictObject({
+      /** The table's name. @example "api_keys" */
       table: z.string().min(1).max(128),
+      /** Its schema. @default "public" */
       schema: z.string().min(1).max(128).default('public'),
+      /** Which columns hold what. */
       columns: z
         .strictObject({
+          /** The primary key. @default "id" */
           id: z.string().default('id'),
+          /** The owner's id. @default "user_id" */
           userId: z.string().default('user_id'),
+          /** A timestamp column set on revocation (the row is kept); without it the row is deleted. @example "revoked_at" */
           revokedAt: z.string().optional(),
+          /** The creation time, shown when listing a user's keys. @example "created_at" */
           createdAt: z.string().optional(),
         })
         .default({ id: 'id', userId: 'user_id' }),
@@ -640,6 +749,11 @@ export const configSchema = z.strictObject({
   sender: z.string().max(200).optional(),
   /** Dashboards linked from reports: name → URL (Sentry, Vercel, Neon…). */
   links: z.record(z.string().max(40), z.string().url()).default({}),
+  /**
+   * Scheduled (or on-demand) checklists: each runs its items and emails a report.
+   * @default []
+   * @example [{ "id": "daily", "title": "Morning checklist", "schedule": { "type": "daily", "at": "09:00" }, "items": [{ "check": "postgres" }, { "check": "redis" }, { "manual": "Review error spikes in Sentry" }] }]
+   */
   checklists: z.array(checklist).default([]),
   /**
    * Baselines by check selector (an id, a family, `@target`; the most specific wins): a numeric result is
@@ -648,13 +762,18 @@ export const configSchema = z.strictObject({
    * @example { "sql.transactions": { "vs": "median-7d", "warnPct": 50, "direction": "below" }, "heartbeat.backups.backup_bytes": { "vs": "previous", "failPct": 50, "direction": "below" } }
    */
   baselines: z.record(z.string().min(1).max(100), baselineRule).default({}),
-  /** The app's tables, for admin actions. */
+  /**
+   * The app's tables, for admin actions on users and API keys.
+   * @default {}
+   * @example { "users": { "table": "users", "columns": { "status": "status", "deletedAt": "deleted_at" } }, "apiKeys": { "table": "api_keys", "columns": { "revokedAt": "revoked_at" } } }
+   */
   app: appSchemaMapping.default({}),
   /** Days of run history, snapshots and sent reports kept. @default 90 */
   retentionDays: z.number().int().min(1).max(3650).default(90),
-  /** Admin route rate limits (sliding windows in Redis). */
+  /** Admin route rate limits (sliding windows in Redis). @example { "rateLimit": { "perTokenPerMinute": 30 } } */
   admin: z
     .strictObject({
+      /** Sliding-window limits on every admin route. @example { "perTokenPerMinute": 30, "failedAuthPer5Minutes": 5 } */
       rateLimit: z
         .strictObject({
           /** Requests per token per minute. @default 60 */
