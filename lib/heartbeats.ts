@@ -5,6 +5,7 @@ import { ensureSchema } from './db/schema.js';
 import type { Deps } from './deps.js';
 import { messageOf, OpsbookError } from './errors.js';
 import { withTimeout } from './timeout.js';
+import { heartbeatLimitKey, redisKeyPrefixOf } from './redis/keys.js';
 
 /**
  * Heartbeats, Healthchecks.io style: a scheduled job pings Opsbook when it starts, succeeds or fails,
@@ -204,7 +205,7 @@ export async function handlePing(request: Request, deps: Pick<Deps, 'db' | 'redi
     throw new OpsbookError('NOT_FOUND', `No heartbeat named ${JSON.stringify(target.name.slice(0, 64))} is configured.`);
   }
   const action = parseAction(target.action);
-  await limitPings(deps, target.name, now);
+  await limitPings(deps, redisKeyPrefixOf(config), target.name, now);
   const body = await readPingBody(request);
   const metrics = parseMetrics(url, body.text, hb);
   await recordPing(
@@ -276,11 +277,13 @@ export const PINGS_PER_MINUTE = 60;
  * backup's success ping to a cache outage would raise a false "missed" alert, which costs more than a
  * minute without a limit.
  */
-async function limitPings(deps: Pick<Deps, 'redis' | 'env' | 'log'>, name: string, now: Date): Promise<void> {
+async function limitPings(deps: Pick<Deps, 'redis' | 'env' | 'log'>, keyPrefix: string, name: string, now: Date): Promise<void> {
   const minute = Math.floor(now.getTime() / 60_000);
-  const key = `opsbook:rl:heartbeat:${name}:${minute}`;
+  const key = heartbeatLimitKey(keyPrefix, name, minute);
   let count: number;
   try {
+    // The TTL goes with every INCR, in the same round trip, so the key never lives without one; two
+    // minutes outlive the minute it counts whatever the injected clock says (Redis' clock runs the TTL).
     const [incr] = await withTimeout(deps.redis.pipeline([['INCR', key], ['PEXPIRE', key, 120_000]]), Math.min(2000, deps.env.OPSBOOK_DEPENDENCY_TIMEOUT_MS), 'heartbeat rate limit');
     if (!incr?.ok) throw new Error('INCR failed');
     count = Number(incr.value);

@@ -93,7 +93,7 @@ export const action: ActionDefinition<typeof schema> = {
         'pattern: it starts with a glob, so it could match every key. Start it with the literal prefix of the keys you mean ("cache:words:*"); emptying the whole cache is /api/admin/cache/flush (admin).',
       );
     }
-    const guard = protectedKeys(redis, { queuePrefix: ctx.config.checks.queues.prefix });
+    const guard = protectedKeys(redis, { queuePrefix: ctx.config.checks.queues.prefix, keyPrefix: ctx.config.redisKeyPrefix });
     const where = redis.shared ? '' : ' (in-memory fallback: this instance only)';
     const audit = (count: number, status: string, extra: Record<string, unknown> = {}) =>
       auditAfter(ctx, { action: 'cache.delete', target: `redis:${params.pattern}`, params, after: { deleted: count, ...extra }, result: status });

@@ -40,7 +40,7 @@ export const action: ActionDefinition<typeof schema> = {
       throw new OpsbookError('BAD_REQUEST', 'includeQueues: the cache flush never deletes BullMQ queues; remove jobs with /api/admin/queues/clean (admin, with confirm).');
     }
     const redis = guardedRedis(ctx.deps.redis);
-    const guard = protectedKeys(redis, { queuePrefix: ctx.config.checks.queues.prefix });
+    const guard = protectedKeys(redis, { queuePrefix: ctx.config.checks.queues.prefix, keyPrefix: ctx.config.redisKeyPrefix });
     const where = redis.shared ? '' : ' (in-memory fallback: this instance only)';
     const audit = (count: number, status: string, extra: Record<string, unknown> = {}) =>
       auditAfter(ctx, { action: 'cache.flush', target: 'redis', params, after: { deleted: count, ...extra }, result: status });

@@ -3,6 +3,7 @@ import { Ratelimit } from '@upstash/ratelimit';
 import { getConfig, type OpsbookConfig } from '../config/index.js';
 import { getDeps, type Deps } from '../deps.js';
 import type { RedisClient } from '../redis/index.js';
+import { DEFAULT_REDIS_KEY_PREFIX, rateLimitPrefix, redisKeyPrefixOf } from '../redis/keys.js';
 import { OpsbookError } from '../errors.js';
 import { withTimeout } from '../timeout.js';
 
@@ -96,15 +97,19 @@ export function adminLimiters(
   redis: RedisClient,
   timeoutMs: number,
   limits: { perTokenPerMinute: number; perIpPerMinute: number; failedAuthPer5Minutes: number } = { perTokenPerMinute: 60, perIpPerMinute: 120, failedAuthPer5Minutes: 10 },
+  keyPrefix: string = DEFAULT_REDIS_KEY_PREFIX,
 ): AdminLimiters {
   return {
-    perToken: createLimiter(redis, { max: limits.perTokenPerMinute, window: '60 s', prefix: 'opsbook:rl:token', timeoutMs }),
-    perIp: createLimiter(redis, { max: limits.perIpPerMinute, window: '60 s', prefix: 'opsbook:rl:ip', timeoutMs }),
-    failedAuth: createLimiter(redis, { max: limits.failedAuthPer5Minutes, window: '5 m', prefix: 'opsbook:rl:authfail', timeoutMs }),
+    perToken: createLimiter(redis, { max: limits.perTokenPerMinute, window: '60 s', prefix: rateLimitPrefix(keyPrefix, 'token'), timeoutMs }),
+    perIp: createLimiter(redis, { max: limits.perIpPerMinute, window: '60 s', prefix: rateLimitPrefix(keyPrefix, 'ip'), timeoutMs }),
+    failedAuth: createLimiter(redis, { max: limits.failedAuthPer5Minutes, window: '5 m', prefix: rateLimitPrefix(keyPrefix, 'authfail'), timeoutMs }),
   };
 }
 
-/** Limits when the config cannot be read (a misconfigured deployment still limits guessing). */
+/**
+ * Limits when the config cannot be read (a misconfigured deployment still limits guessing); its keys
+ * then go under the default prefix (lib/redis/keys.ts), which cache/delete protects as well.
+ */
 const DEFAULT_LIMITS = { perTokenPerMinute: 60, perIpPerMinute: 120, failedAuthPer5Minutes: 10 };
 
 const limitersByDeps = new WeakMap<Deps, Map<unknown, AdminLimiters>>();
@@ -114,7 +119,7 @@ export function limitersFor(deps: Deps, config: OpsbookConfig | undefined): Admi
   if (!byConfig) limitersByDeps.set(deps, (byConfig = new Map()));
   const key = config ?? DEFAULT_LIMITS;
   let l = byConfig.get(key);
-  if (!l) byConfig.set(key, (l = adminLimiters(deps.redis, Math.min(2000, deps.env.OPSBOOK_DEPENDENCY_TIMEOUT_MS), config?.admin.rateLimit ?? DEFAULT_LIMITS)));
+  if (!l) byConfig.set(key, (l = adminLimiters(deps.redis, Math.min(2000, deps.env.OPSBOOK_DEPENDENCY_TIMEOUT_MS), config?.admin.rateLimit ?? DEFAULT_LIMITS, redisKeyPrefixOf(config))));
   return l;
 }
 

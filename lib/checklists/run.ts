@@ -12,6 +12,7 @@ import { taskByName } from '../tasks/registry.js';
 import { withTimeout, TimeoutError } from '../timeout.js';
 import { deliverPending, deliverReport, type Delivery } from './delivery.js';
 import { MAX_TAKEOVER_ATTEMPTS } from './missed.js';
+import { notConfiguredFamilies, notConfiguredResult } from './not-configured.js';
 import { describeSchedule, isDue, periodOf } from './schedule.js';
 import { loadTrends } from './trends.js';
 import { areaOf } from './transitions.js';
@@ -285,11 +286,15 @@ async function runItems(
   dryRun: boolean,
   progress: (l: string) => void,
 ): Promise<{ items: ReportItem[]; hiddenRoots: ReportItem[] }> {
-  // A family with nothing configured (no heartbeats yet) is simply empty; an id that names nothing is an error item.
+  // A family whose config list is empty (no checks.http yet) is one skipped item naming them all; another
+  // family with nothing to run (queues disabled) is simply empty; an id that names nothing is an error item.
   const available = allChecks(config);
   const wanted = list.items.filter(isCheck).map((i) => i.check);
   const selectors = wanted.filter((sel) => available.some((c) => selects(sel, c)));
-  const unknown = wanted.filter((sel) => !selectors.includes(sel) && !FAMILIES.some((f) => f.family === sel || f.family.startsWith(`${sel}.`)));
+  const unconfigured = notConfiguredFamilies(wanted.filter((sel) => !selectors.includes(sel)), config);
+  const unknown = wanted.filter(
+    (sel) => !selectors.includes(sel) && !unconfigured.some((u) => u.selectors.includes(sel)) && !FAMILIES.some((f) => f.family === sel || f.family.startsWith(`${sel}.`)),
+  );
   const tasks = list.items.filter(isTask) as Array<{ task: string } & Record<string, unknown>>;
   const line = (status: CheckStatus, id: string, summary: string) => progress(`  ${status.toUpperCase().padEnd(7)} ${id.padEnd(34)} ${summary}`);
 
@@ -325,6 +330,11 @@ async function runItems(
   );
 
   const { checks, hiddenRoots = [] } = await checksPromise;
+  if (unconfigured.length) {
+    const result = notConfiguredResult(unconfigured);
+    line(result.status, result.id, result.summary);
+    checks.push(result);
+  }
   for (const sel of unknown) {
     // The run still reports everything else; `opsbook check-config` catches this before deploying.
     checks.push({ id: sel, title: sel, family: 'checklists', severity: 'P3', status: 'error', summary: `no check matches "${sel}"`, durationMs: 0, target: splitTarget(sel).target });

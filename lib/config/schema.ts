@@ -786,6 +786,23 @@ export const configSchema = z.strictObject({
         .default({ perTokenPerMinute: 60, perIpPerMinute: 120, failedAuthPer5Minutes: 10 }),
     })
     .default({ rateLimit: { perTokenPerMinute: 60, perIpPerMinute: 120, failedAuthPer5Minutes: 10 } }),
+  /**
+   * The prefix of every key Opsbook writes to Redis (the admin and heartbeat rate limiters), so it can
+   * share a Redis with the app or another Opsbook. 1–64 printable ASCII characters, no spaces and no
+   * Redis glob characters (`*?[]\`): the prefix must be usable as-is in `SCAN MATCH <prefix>*` and as a
+   * literal key in cache/delete. Not empty: an empty prefix would make every key Opsbook's, so
+   * cache/delete and cache/flush could delete nothing. Keys under this prefix, and under the default
+   * `opsbook:`, are never deleted by cache/delete or cache/flush.
+   * @default "opsbook:"
+   * @example "acme-ops:"
+   */
+  redisKeyPrefix: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[\x21-\x7e]+$/, 'printable ASCII only, without spaces')
+    .regex(/^[^*?[\]\\]+$/, 'no Redis glob characters (* ? [ ] \\)')
+    .default('opsbook:'),
   checks: checksConfig.default(checksConfig.parse({})),
   heartbeats: z.array(heartbeat).default([]),
   /** Alert thresholds: N failing runs to alert, M passing runs to resolve. */

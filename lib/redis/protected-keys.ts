@@ -1,20 +1,22 @@
 import type { RedisClient } from './index.js';
+import { DEFAULT_REDIS_KEY_PREFIX } from './keys.js';
 
 /**
  * Which Redis keys the cache actions (cache/delete, cache/flush) must never touch, judged key by key on
  * what SCAN actually found, never on how a pattern is spelt: `bull:email:wait`, `bull?email:wait`,
  * `bull[:]email:wait` and `bull\:email\:wait` all reach the same list.
  *
- * - Opsbook's own keys: every key Opsbook writes to Redis starts with `opsbook:` (the admin rate
- *   limiters, `opsbook:rl:token|ip|authfail:…`; idempotency keys, confirm state, flags and maintenance
- *   live in Postgres). A new Redis key of Opsbook's must live under this prefix too.
+ * - Opsbook's own keys: every key Opsbook writes to Redis starts with the configured `redisKeyPrefix`
+ *   (lib/redis/keys.ts names them all). Keys under the default `opsbook:` stay protected as well when
+ *   another prefix is configured: while a prefix change rolls out, instances still on the old config (and
+ *   a misconfigured deployment, which falls back to the default) keep their live rate-limit windows
+ *   there, and another Opsbook sharing this Redis may use it. Deleting them would reset a brute-force
+ *   limit; leaving them costs nothing, as every one of them expires within minutes.
  * - BullMQ's keys: everything under the configured queue prefix (`checks.queues.prefix`), and, under any
  *   other prefix, every key of a queue that queue discovery would recognise: `P:Q:…` where `P:Q:meta` is
  *   BullMQ's meta hash (discovery's rule, `queueOfMetaKey`). Jobs belong to queue actions
  *   (/api/admin/queues/clean, admin with confirm), which remove a job with its data and its list entries.
  */
-export const OPSBOOK_KEY_PREFIX = 'opsbook:';
-
 const META = ':meta';
 
 /**
@@ -64,12 +66,13 @@ export interface ProtectedKeys {
  * `user:42:meta` string does not make `user:42:*` untouchable. A TYPE that fails counts as a queue:
  * when in doubt, the key stays.
  */
-export function protectedKeys(redis: RedisClient, opts: { queuePrefix: string }): ProtectedKeys {
+export function protectedKeys(redis: RedisClient, opts: { queuePrefix: string; keyPrefix: string }): ProtectedKeys {
   const head = `${opts.queuePrefix}:`;
+  const own = [...new Set([opts.keyPrefix, DEFAULT_REDIS_KEY_PREFIX])];
   const isQueueMeta = new Map<string, boolean>();
 
   const direct = (key: string): string | undefined => {
-    if (key.startsWith(OPSBOOK_KEY_PREFIX)) return 'opsbook internal';
+    if (own.some((p) => key.startsWith(p))) return 'opsbook internal';
     if (key.startsWith(head)) {
       const rest = key.slice(head.length);
       const end = rest.indexOf(':');
