@@ -26,6 +26,10 @@ const FUNCTIONS = join(OUTPUT, 'functions');
 const FUNCTION_SOURCE = /\.(js|mjs|ts|tsx)$/;
 /** What a .func may hold at its top level: the compiled api/ and lib/, the config, packages. */
 const FUNCTION_ENTRIES = new Set(['.vc-config.json', 'api', 'cron', 'lib', 'node_modules', 'package.json', 'opsbook.config.js', 'opsbook.config.js.map']);
+// The config the build chose (OPSBOOK_CONFIG; bin/deployed-config.mjs wrote it into lib/config/deployed.ts)
+// may live in a folder of its own, e.g. examples/.
+const deployedConfig = /deployedConfigFile = '([^']+)'/.exec(readFileSync(join(ROOT, 'lib/config/deployed.ts'), 'utf8'))?.[1];
+if (deployedConfig?.includes('/')) FUNCTION_ENTRIES.add(deployedConfig.split('/')[0]);
 /**
  * Packages the functions must not carry, though a module they bundle can import them: PGlite is the
  * local embedded database (27 MB; production requires DATABASE_URL, and lib/db/pglite.ts says so when

@@ -86,11 +86,15 @@ export async function buildCli() {
     logLevel: 'warning',
     plugins: [
       {
-        // The deployed opsbook.config.ts is for functions; the CLI reads the config file it is given
-        // (lib/cli/config-file.ts) and sets it as the source, so a stale copy is never baked in here.
+        // The deployed config (lib/config/deployed.ts, which the build points at OPSBOOK_CONFIG's file) is
+        // for functions; the CLI reads the config file it is given (lib/cli/config-file.ts) and sets it as
+        // the source, so a stale copy is never baked in here.
         name: 'no-baked-config',
         setup(b) {
           b.onResolve({ filter: /opsbook\.config\.js$/ }, () => ({ path: 'opsbook-config', namespace: 'no-baked-config' }));
+          b.onResolve({ filter: /^\.\/deployed\.js$/ }, (args) =>
+            /lib[\\/]config[\\/]index\.ts$/.test(args.importer) ? { path: 'opsbook-config', namespace: 'no-baked-config' } : undefined,
+          );
           b.onLoad({ filter: /.*/, namespace: 'no-baked-config' }, () => ({
             contents: "throw new Error('internal: the CLI reads its config through loadConfigFile');",
             loader: 'js',

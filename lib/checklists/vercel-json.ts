@@ -23,10 +23,11 @@ const FIX = 'run `npm run crons` and commit vercel.json';
  * the checklist, the config's schedule and vercel.json's; empty when Vercel will call every checklist
  * when the config says (the order of the entries does not matter to Vercel). A stale vercel.json is
  * silent in production: Vercel calls on the old schedule, or not at all, and Opsbook reports misses.
- * Used by check-config (a failure) and at runner start (a warning).
+ * Used by check-config (a failure), at runner start (a warning) and by the build (a refusal, with its
+ * own `fix`: a config away from the project root has no `npm run crons` of its own).
  * @example vercelJsonDrift(config, readFileSync('vercel.json', 'utf8')) // [] when in sync
  */
-export function vercelJsonDrift(config: OpsbookConfig, vercelJsonText: string): string[] {
+export function vercelJsonDrift(config: OpsbookConfig, vercelJsonText: string, fix: string = FIX): string[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(vercelJsonText);
@@ -35,7 +36,7 @@ export function vercelJsonDrift(config: OpsbookConfig, vercelJsonText: string): 
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return ['vercel.json is not a JSON object'];
   const raw = (parsed as { crons?: unknown }).crons ?? [];
-  if (!Array.isArray(raw)) return [`vercel.json "crons" is not an array: ${FIX}`];
+  if (!Array.isArray(raw)) return [`vercel.json "crons" is not an array: ${fix}`];
   const found = new Map<string, string[]>();
   for (const entry of raw) {
     const { path, schedule } = (entry ?? {}) as { path?: unknown; schedule?: unknown };
@@ -48,13 +49,13 @@ export function vercelJsonDrift(config: OpsbookConfig, vercelJsonText: string): 
     const list = config.checklists[i]!;
     const want = `config schedules "${cron.schedule}" (${describeSchedule(list.schedule)})`;
     const have = found.get(cron.path);
-    if (!have) problems.push(`checklist "${list.id}": ${want}, but vercel.json has no cron for ${cron.path}: ${FIX}`);
-    else if (have.length > 1) problems.push(`checklist "${list.id}": ${want}, but vercel.json has ${have.length} crons for ${cron.path} (${have.map((s) => `"${s}"`).join(', ')}): ${FIX}`);
-    else if (have[0] !== cron.schedule) problems.push(`checklist "${list.id}": ${want}, but vercel.json has "${have[0]}": ${FIX}`);
+    if (!have) problems.push(`checklist "${list.id}": ${want}, but vercel.json has no cron for ${cron.path}: ${fix}`);
+    else if (have.length > 1) problems.push(`checklist "${list.id}": ${want}, but vercel.json has ${have.length} crons for ${cron.path} (${have.map((s) => `"${s}"`).join(', ')}): ${fix}`);
+    else if (have[0] !== cron.schedule) problems.push(`checklist "${list.id}": ${want}, but vercel.json has "${have[0]}": ${fix}`);
   }
   const paths = new Set(expected.map((c) => c.path));
   for (const [path, schedules] of found) {
-    if (!paths.has(path)) problems.push(`vercel.json has a cron for ${path} ("${schedules.join('", "')}") that is no checklist of the config: ${FIX}`);
+    if (!paths.has(path)) problems.push(`vercel.json has a cron for ${path} ("${schedules.join('", "')}") that is no checklist of the config: ${fix}`);
   }
   return problems;
 }

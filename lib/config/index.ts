@@ -59,24 +59,41 @@ export function misconfiguredError(problems: string[]): OpsbookError {
   // The problems themselves go to the log, Sentry, check-config and health's admin view, not to any caller.
   return new OpsbookError(
     'MISCONFIGURED',
-    `Opsbook's config (opsbook.config.ts) is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}), so Opsbook runs nothing until it is fixed. \`npx opsbook check-config\` names them, as does /api/health to an admin token.`,
+    `Opsbook's config (${servedFile()}) is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}), so Opsbook runs nothing until it is fixed. \`npx opsbook check-config${source || deployedFile === 'opsbook.config.ts' ? '' : ` --config ${deployedFile}`}\` names them, as does /api/health to an admin token.`,
   );
 }
 
 let cached: OpsbookConfig | undefined;
 let source: { raw: unknown } | undefined;
 let state: Promise<ConfigState> | undefined;
+/** The deployed config's file, from the project root, once lib/config/deployed.ts is loaded. */
+let deployedFile = 'opsbook.config.ts';
+
+/** The file the config being served came from, for messages. */
+function servedFile(): string {
+  return source ? 'set in-process' : deployedFile;
+}
 
 /**
- * The deployed config, validated once per instance (a function's cold start): `opsbook.config.ts` at the
- * project root, imported statically so Vercel bundles it into every function that needs it. An invalid
- * one is reported once (log and Sentry) and never served.
+ * The deployed config's default export: lib/config/deployed.ts re-exports the file the build chose
+ * (OPSBOOK_CONFIG at build time, else the project's opsbook.config.ts; bin/deployed-config.mjs), with a
+ * literal import so Vercel bundles it into every function that needs it.
+ */
+async function deployedRaw(): Promise<unknown> {
+  const mod = await import('./deployed.js');
+  deployedFile = mod.deployedConfigFile;
+  return mod.default;
+}
+
+/**
+ * The deployed config, validated once per instance (a function's cold start): the file the build chose
+ * (deployedRaw). An invalid one is reported once (log and Sentry) and never served.
  */
 export function configState(): Promise<ConfigState> {
   if (cached) return Promise.resolve({ ok: true, config: cached });
   if (!state) {
     state = (async () => {
-      const raw = source ? source.raw : ((await import('../../opsbook.config.js')) as { default: unknown }).default;
+      const raw = source ? source.raw : await deployedRaw();
       const result = await validateConfig(raw);
       if (!result.ok) await reportMisconfigured(result.problems);
       return result;
@@ -87,12 +104,12 @@ export function configState(): Promise<ConfigState> {
 }
 
 /**
- * Validate the config this instance would serve (a test's setConfig, a setConfigSource, else
- * opsbook.config.ts) without reporting it: the runner checks before it serves and says so itself.
+ * Validate the config this instance would serve (a test's setConfig, a setConfigSource, else the
+ * deployed one) without reporting it: the runner checks before it serves and says so itself.
  */
 export async function checkServedConfig(): Promise<ConfigState> {
   if (cached) return { ok: true, config: cached };
-  return validateConfig(source ? source.raw : ((await import('../../opsbook.config.js')) as { default: unknown }).default);
+  return validateConfig(source ? source.raw : await deployedRaw());
 }
 
 /** The deployed config; throws MISCONFIGURED (no problem list) while it is invalid. */
@@ -109,7 +126,7 @@ export function setConfig(config: OpsbookConfig | undefined): void {
 }
 
 /**
- * Serve this raw config instead of opsbook.config.ts, validated like it (the runner's `--config`, tests);
+ * Serve this raw config instead of the deployed one, validated like it (the runner's `--config`, tests);
  * undefined goes back to the deployed one.
  */
 export function setConfigSource(raw: unknown): void {
@@ -127,10 +144,10 @@ async function reportMisconfigured(problems: string[]): Promise<void> {
   try {
     const { getDeps } = await import('../deps.js');
     const deps = await getDeps();
-    deps.log('error', `opsbook.config.ts is invalid; cron and admin routes refuse until it is fixed:\n  - ${problems.join('\n  - ')}`);
+    deps.log('error', `Opsbook's config (${servedFile()}) is invalid; cron and admin routes refuse until it is fixed:\n  - ${problems.join('\n  - ')}`);
     await withTimeout(
       (async () => {
-        await deps.errors.captureMessage(`Opsbook config is invalid: ${problems.join('; ')}`.slice(0, 4000), {
+        await deps.errors.captureMessage(`Opsbook config (${servedFile()}) is invalid: ${problems.join('; ')}`.slice(0, 4000), {
           level: 'error',
           tags: { opsbook: 'misconfigured' },
           fingerprint: ['opsbook-misconfigured'],
