@@ -148,7 +148,7 @@ export default defineConfig({
       items: [
         // "Review and archive old audit logs": the archive itself (export to S3) is the off-site dump;
         // rows older than a year are then deleted in audited batches.
-        { task: 'retention-delete', table: 'audit_logs', column: 'created_at', olderThanDays: 365 },
+        { task: 'retention-delete', tables: ['audit_logs'], column: 'created_at', olderThanDays: 365 },
         // "Database optimization (VACUUM, ANALYZE)".
         { task: 'vacuum-analyze' },
         { check: 'postgres.vacuum' },

@@ -219,9 +219,10 @@ export default defineConfig({
         // 1. Access review
         { check: 'sql.inactive-accounts' },
         { check: 'sql.api-keys-due-rotation' },
-        // Monthly maintenance: clean up old data, in batches, each batch audited.
-        { task: 'retention-delete', table: 'audit_logs', column: 'created_at', olderThanDays: 90 },
-        { task: 'retention-delete', table: 'session_logs', column: 'created_at', olderThanDays: 30 },
+        // Monthly maintenance: clean up old data, in batches, each batch audited. Two items because the ages
+        // differ: the tables of one item share its olderThanDays.
+        { task: 'retention-delete', tables: ['audit_logs'], column: 'created_at', olderThanDays: 90 },
+        { task: 'retention-delete', tables: ['session_logs'], column: 'created_at', olderThanDays: 30 },
         { check: 'postgres.unused-indexes' },
         { check: 'postgres.duplicate-indexes' },
         // Opsbook's own upkeep: run history, snapshots and reports older than retentionDays (90).

@@ -13,27 +13,60 @@ export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as con
 const weekday = z.enum(WEEKDAYS);
 
 export const scheduleSchema = z.discriminatedUnion('type', [
-  /** Every day at `at`. */
-  z.strictObject({ type: z.literal('daily'), at: time }),
-  /** On the given weekdays, e.g. runbook 002's Monday / Wednesday / Friday items. */
-  z.strictObject({ type: z.literal('weekly'), days: z.array(weekday).min(1).max(7), at: time }),
-  /** On day N of each month; a month without day N runs on its last day. */
-  z.strictObject({ type: z.literal('monthly'), day: z.number().int().min(1).max(31), at: time }),
-  /** The nth weekday of each month, e.g. runbook 002's "First Monday" … "Fourth Monday". */
-  z.strictObject({ type: z.literal('nth-weekday'), nth: z.number().int().min(1).max(4), weekday, at: time }),
-  /** The first Monday of January, April, July and October (a quarterly DR drill, secret rotation). */
-  z.strictObject({ type: z.literal('quarterly'), at: time }),
-  /**
-   * On demand only: no vercel.json cron and never a missed run. Run by `npx opsbook run <id>` or
-   * `POST /api/admin/checklists/run {"checklist":"<id>"}` (role operate), e.g. from a deploy hook for
-   * post-deploy and post-migration verification.
-   */
-  z.strictObject({ type: z.literal('manual') }),
-  /** A five-field cron expression in UTC, at most once a day. */
   z.strictObject({
+    /** Every day at `at` (UTC). @example { "type": "daily", "at": "06:30" } */
+    type: z.literal('daily'),
+    /** Time of day it runs, HH:MM in UTC (24-hour). @default "09:00" @example "06:30" */
+    at: time,
+  }),
+  z.strictObject({
+    /** On the given weekdays at `at` (UTC), e.g. runbook 002's Monday / Wednesday / Friday items. @example { "type": "weekly", "days": ["mon", "wed", "fri"], "at": "10:00" } */
+    type: z.literal('weekly'),
+    /** Weekdays it runs on, lower-case three-letter names (UTC). @example ["mon", "wed", "fri"] */
+    days: z.array(weekday).min(1).max(7),
+    /** Time of day it runs, HH:MM in UTC (24-hour). @default "09:00" @example "10:00" */
+    at: time,
+  }),
+  z.strictObject({
+    /** On day `day` of each month at `at` (UTC); a month without that day runs on its last day. @example { "type": "monthly", "day": 1, "at": "10:00" } */
+    type: z.literal('monthly'),
+    /** Day of the month it runs on; 29, 30 or 31 runs on the last day of a shorter month. @example 1 */
+    day: z.number().int().min(1).max(31),
+    /** Time of day it runs, HH:MM in UTC (24-hour). @default "09:00" @example "10:00" */
+    at: time,
+  }),
+  z.strictObject({
+    /** The `nth` `weekday` of each month at `at` (UTC), e.g. runbook 002's "First Monday" … "Fourth Monday". @example { "type": "nth-weekday", "nth": 1, "weekday": "mon", "at": "10:00" } */
+    type: z.literal('nth-weekday'),
+    /** Which occurrence of `weekday` in the month: 1 (the first) to 4 (the fourth). @example 1 */
+    nth: z.number().int().min(1).max(4),
+    /** The weekday, a lower-case three-letter name (UTC). @example "mon" */
+    weekday,
+    /** Time of day it runs, HH:MM in UTC (24-hour). @default "09:00" @example "10:00" */
+    at: time,
+  }),
+  z.strictObject({
+    /** The first Monday of January, April, July and October at `at` (UTC): a quarterly DR drill, secret rotation. @example { "type": "quarterly", "at": "10:00" } */
+    type: z.literal('quarterly'),
+    /** Time of day it runs, HH:MM in UTC (24-hour). @default "09:00" @example "10:00" */
+    at: time,
+  }),
+  z.strictObject({
+    /**
+     * On demand only, never missed and with no vercel.json cron: `npx opsbook run <id>` or `POST /api/admin/checklists/run {"checklist":"<id>"}` (role operate), e.g. from a deploy hook for post-deploy checks.
+     * @example { "type": "manual" }
+     */
+    type: z.literal('manual'),
+  }),
+  z.strictObject({
+    /** On a cron expression (UTC), for what the other kinds cannot say; the key is `cron`, as on heartbeats and maintenance windows. @example { "type": "cron", "cron": "0 3 * * *" } */
     type: z.literal('cron'),
-    expr: z.string().superRefine((expr, ctx) => {
-      const problem = vercelCronProblem(expr);
+    /**
+     * Five-field cron expression in UTC (minute hour day-of-month month day-of-week, Sunday 0) as Vercel accepts it: numbers, `*`, lists, ranges and steps, no names, at most once a day.
+     * @example "0 3 * * *"
+     */
+    cron: z.string().superRefine((value, ctx) => {
+      const problem = vercelCronProblem(value);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
     }),
   }),
@@ -141,7 +174,7 @@ export function runsOn(schedule: Schedule, day: Date): boolean {
     case 'quarterly':
       return m % 3 === 0 && wd === 'mon' && d <= 7;
     case 'cron': {
-      const first = new Cron(schedule.expr, { timezone: 'UTC', paused: true }).nextRun(new Date(day.getTime() - 1));
+      const first = new Cron(schedule.cron, { timezone: 'UTC', paused: true }).nextRun(new Date(day.getTime() - 1));
       return first !== null && first.getTime() < day.getTime() + DAY_MS;
     }
   }
@@ -151,7 +184,7 @@ export function runsOn(schedule: Schedule, day: Date): boolean {
 export function runTimeOn(schedule: Schedule, day: Date): Date {
   if (schedule.type === 'manual') return day;
   if (schedule.type === 'cron') {
-    return new Cron(schedule.expr, { timezone: 'UTC', paused: true }).nextRun(new Date(day.getTime() - 1)) ?? day;
+    return new Cron(schedule.cron, { timezone: 'UTC', paused: true }).nextRun(new Date(day.getTime() - 1)) ?? day;
   }
   return atOn(day, schedule.at);
 }
@@ -230,7 +263,7 @@ const DOW_NUM: Record<(typeof WEEKDAYS)[number], number> = { sun: 0, mon: 1, tue
  */
 export function toVercelCron(schedule: Schedule): string | undefined {
   if (schedule.type === 'manual') return undefined;
-  if (schedule.type === 'cron') return schedule.expr.trim().split(/\s+/).join(' ');
+  if (schedule.type === 'cron') return schedule.cron.trim().split(/\s+/).join(' ');
   const [h, m] = schedule.at.split(':').map(Number);
   const hm = `${m} ${h}`;
   switch (schedule.type) {
@@ -264,7 +297,7 @@ export function describeSchedule(schedule: Schedule): string {
     case 'quarterly':
       return `first Monday of January, April, July and October at ${schedule.at} UTC`;
     case 'cron':
-      return `cron "${schedule.expr}" (UTC)`;
+      return `cron "${schedule.cron}" (UTC)`;
     case 'manual':
       return 'on demand (manual)';
   }

@@ -1,7 +1,7 @@
 import { OpsbookError } from '../errors.js';
 import { withTimeout } from '../timeout.js';
 import { configWithNeeds as configSchema, type OpsbookConfig, type OpsbookConfigInput } from './schema.js';
-import { unknownKeyHint } from './unknown-keys.js';
+import { explainedByRename, unrecognizedKeyProblems } from './unknown-keys.js';
 
 export * from './schema.js';
 
@@ -24,11 +24,13 @@ export function parseConfig(input: unknown): OpsbookConfig {
     if (problems.length === 0) return parsed.data;
     throw new OpsbookError('MISCONFIGURED', `Invalid config:\n  - ${problems.join('\n  - ')}`, { details: problems });
   }
-  const problems = parsed.error.issues.map(
-    (i) =>
-      `${i.path.map(String).join('.') || '(root)'}: ${i.code === 'invalid_key' && i.issues.length ? i.issues.map((k) => k.message).join('; ') : i.message}` +
-      (i.code === 'unrecognized_keys' ? unknownKeyHint(configSchema, input ?? {}, i.path, i.keys) : ''),
-  );
+  const problems = parsed.error.issues
+    .filter((i) => !explainedByRename(input ?? {}, i.path))
+    .flatMap((i) =>
+      i.code === 'unrecognized_keys'
+        ? unrecognizedKeyProblems(configSchema, input ?? {}, i.path, i.keys, i.message)
+        : [`${i.path.map(String).join('.') || '(root)'}: ${i.code === 'invalid_key' && i.issues.length ? i.issues.map((k) => k.message).join('; ') : i.message}`],
+    );
   throw new OpsbookError('MISCONFIGURED', `Invalid config:\n  - ${problems.join('\n  - ')}`, { details: problems });
 }
 

@@ -1,5 +1,6 @@
 import type * as z from 'zod';
 import { didYouMean } from '../did-you-mean.js';
+import { TASK_PARAMS } from '../tasks/params.js';
 
 /**
  * A misspelt config key names the right one. Zod reports an unrecognised key with its path only; this
@@ -20,6 +21,7 @@ interface Def {
   left?: AnySchema;
   right?: AnySchema;
   valueType?: AnySchema;
+  catchall?: AnySchema;
 }
 const defOf = (s: AnySchema): Def => (s as unknown as { _zod: { def: Def } })._zod.def;
 
@@ -27,6 +29,17 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** Wrappers that accept what their inner schema accepts: defaults, optionals, pipes (their input side). */
 const WRAPPERS = new Set(['default', 'optional', 'nullable', 'prefault', 'readonly', 'catch']);
+
+/**
+ * A task item is a loose `{ task }` whose transform checks it with its task's params schema
+ * (lib/tasks/params.ts): for a written item naming a known task, that schema is the one to walk.
+ */
+function delegate(schema: AnySchema, value: unknown): AnySchema {
+  const def = unwrapped(schema);
+  const task = isRecord(value) ? value.task : undefined;
+  if (def.type !== 'object' || !def.catchall || !def.shape?.task || typeof task !== 'string' || !Object.hasOwn(TASK_PARAMS, task)) return schema;
+  return TASK_PARAMS[task] as unknown as AnySchema;
+}
 
 /** The definition under every wrapper. */
 function unwrapped(schema: AnySchema): Def {
@@ -38,12 +51,15 @@ function unwrapped(schema: AnySchema): Def {
   }
 }
 
-/** The object keys a schema accepts for `value`, or undefined when it is not an object schema. */
+/**
+ * The object keys a schema accepts for `value`, or undefined when it is not an object schema (or a loose
+ * one, which takes any key: its shape is not the list of valid ones).
+ */
 function keysOf(schema: AnySchema, value: unknown): string[] | undefined {
-  const def = unwrapped(schema);
+  const def = unwrapped(delegate(schema, value));
   switch (def.type) {
     case 'object':
-      return Object.keys(def.shape ?? {});
+      return def.catchall && unwrapped(def.catchall).type !== 'never' ? undefined : Object.keys(def.shape ?? {});
     case 'intersection': {
       const l = def.left ? keysOf(def.left, value) : undefined;
       const r = def.right ? keysOf(def.right, value) : undefined;
@@ -86,7 +102,7 @@ function bestMember<T>(options: AnySchema[], value: unknown, pick: (o: AnySchema
 
 /** The schema at one step of a path into `value`. */
 function child(schema: AnySchema, step: PropertyKey, value: unknown): AnySchema | undefined {
-  const def = unwrapped(schema);
+  const def = unwrapped(delegate(schema, value));
   switch (def.type) {
     case 'object':
       return def.shape?.[String(step)];
@@ -121,4 +137,93 @@ export function unknownKeyHint(schema: AnySchema, input: unknown, path: Property
   const guesses = keys.map((k) => [k, didYouMean(k, valid)] as const).filter(([, g]) => g !== undefined);
   const meant = guesses.length ? ` — did you mean ${guesses.map(([k, g]) => (keys.length > 1 ? `"${g}" for "${k}"` : `"${g}"`)).join(', ')}?` : '';
   return `${meant || ' —'} ${meant ? 'Valid' : 'valid'} here: ${valid.join(', ')}`;
+}
+
+/**
+ * Keys that were renamed, one line each, so the old spelling is refused with the new one and how to write
+ * it rather than a bare "unrecognized key". `at` is the path of the object holding the key (`*`: any array
+ * index or record key), `when` the values that object must have (the union member: `type: 'cron'`),
+ * `value` how the old value is written under the new key (one table becomes a list of one).
+ */
+export interface RenamedKey {
+  at: string;
+  when?: Record<string, string>;
+  from: string;
+  to: string;
+  why: string;
+  value?: (old: unknown) => unknown;
+}
+
+export const RENAMED_KEYS: readonly RenamedKey[] = [
+  { at: 'checklists.*.schedule', when: { type: 'cron' }, from: 'expr', to: 'cron', why: 'the same word as heartbeats and maintenance windows' },
+  { at: 'checklists.*.items.*', when: { task: 'retention-delete' }, from: 'table', to: 'tables', why: 'a list, as analyze and vacuum-analyze take', value: (v) => [v] },
+];
+
+/** The value at `path` in the written config. */
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v = input;
+  for (const step of path) v = isRecord(v) || Array.isArray(v) ? (v as Record<PropertyKey, unknown>)[step as never] : undefined;
+  return v;
+}
+
+/** The renames that apply to the object at `path`: the path has the rename's shape and the object is of its kind. */
+function renamesAt(input: unknown, path: readonly PropertyKey[]): Array<{ rename: RenamedKey; object: Record<string, unknown> }> {
+  const object = valueAt(input, path);
+  if (!isRecord(object)) return [];
+  return RENAMED_KEYS.filter((r) => {
+    const shape = r.at.split('.');
+    return (
+      shape.length === path.length &&
+      shape.every((step, i) => step === '*' || step === String(path[i])) &&
+      Object.entries(r.when ?? {}).every(([k, v]) => object[k] === v)
+    );
+  }).map((rename) => ({ rename, object }));
+}
+
+/** `{ type: "cron", cron: "0 3 * * *" }`: the written object with the old key renamed in place, as a config writes it. */
+function rewritten(object: Record<string, unknown>, r: RenamedKey): string {
+  const key = (k: string) => (/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k));
+  const entries = Object.entries(object).flatMap(([k, v]): Array<[string, unknown]> => {
+    if (k !== r.from) return [[k, v]];
+    return Object.hasOwn(object, r.to) ? [] : [[r.to, r.value ? r.value(v) : v]];
+  });
+  const whole = `{ ${entries.map(([k, v]) => `${key(k)}: ${JSON.stringify(v)}`).join(', ')} }`;
+  if (whole.length <= 240) return whole;
+  // A long object (a task item with many keys) shows its kind and the renamed key only.
+  const kept = entries.filter(([k]) => k === r.to || Object.hasOwn(r.when ?? {}, k));
+  return `{ ${kept.map(([k, v]) => `${key(k)}: ${JSON.stringify(v)}`.slice(0, 200)).join(', ')}, … }`;
+}
+
+/**
+ * The problems for an unrecognised-keys issue at `path`: a renamed key names its new name, why, and the
+ * object as it is written now; the other keys get the did-you-mean hint.
+ * @example unrecognizedKeyProblems(schema, input, ['checklists', 0, 'schedule'], ['expr'], 'Unrecognized key: "expr"')
+ *   // ['checklists.0.schedule: "expr" is now "cron" (the same word as heartbeats and maintenance windows): { type: "cron", cron: "0 3 * * *" }']
+ */
+export function unrecognizedKeyProblems(schema: AnySchema, input: unknown, path: PropertyKey[], keys: string[], message?: string): string[] {
+  const where = path.map(String).join('.') || '(root)';
+  const renames = renamesAt(input, path);
+  const problems: string[] = [];
+  const rest: string[] = [];
+  for (const k of keys) {
+    const hit = renames.find(({ rename }) => rename.from === k);
+    if (hit) problems.push(`${where}: "${k}" is now "${hit.rename.to}" (${hit.rename.why}): ${rewritten(hit.object, hit.rename)}`);
+    else rest.push(k);
+  }
+  if (rest.length) {
+    // Zod's own message when it is about exactly these keys; the same words otherwise.
+    const text = rest.length === keys.length && message ? message : `Unrecognized key${rest.length > 1 ? 's' : ''}: ${rest.map((k) => `"${k}"`).join(', ')}`;
+    problems.push(`${where}: ${text}${unknownKeyHint(schema, input, path, rest)}`);
+  }
+  return problems;
+}
+
+/**
+ * Is the issue at `path` the new key missing from an object that still has the old one? The rename's
+ * problem already says so: one problem, not two.
+ */
+export function explainedByRename(input: unknown, path: readonly PropertyKey[]): boolean {
+  const key = path.at(-1);
+  if (typeof key !== 'string') return false;
+  return renamesAt(input, path.slice(0, -1)).some(({ rename, object }) => rename.to === key && Object.hasOwn(object, rename.from) && !Object.hasOwn(object, rename.to));
 }

@@ -154,41 +154,58 @@ export const SYSTEM_SCHEMAS = ['pg_catalog', 'information_schema', 'pg_toast', '
 
 export type Resolved = { ok: true; tables: CatalogTable[] } | { ok: false; problems: string[] };
 
+/** One name's lookup: the relation it names, or why it names none that may be used. */
+export type Lookup = { input: string; ok: true; table: CatalogTable } | { input: string; ok: false; problem: string };
+
 /**
- * Look names up in the catalog (one round trip for all of them). Each must name a relation of one of
- * `kinds`; a name that only differs by case gets a "did you mean" with the quoted form to write.
+ * Look each name up in the catalog (one round trip for all of them), one answer per input in order, so a
+ * caller that acts on each table on its own can go on with the others. Each must name a relation of one
+ * of `kinds`; a name that only differs by case gets a "did you mean" with the quoted form to write.
+ */
+export async function lookupTables(db: Db, inputs: string[], kinds: RelKind[]): Promise<Lookup[]> {
+  const answers: Array<Lookup | undefined> = inputs.map(() => undefined);
+  const wanted: Array<{ at: number; name: QualifiedName }> = [];
+  for (const [at, input] of inputs.entries()) {
+    const p = parseTableName(input);
+    if (p.ok) wanted.push({ at, name: p.value });
+    else answers[at] = { input, ok: false, problem: `${shown(input)}: invalid table name (${p.error})` };
+  }
+  if (wanted.length) {
+    const [res] = await db.batch([{ text: LOOKUP_SQL, params: [wanted.map((w) => w.name.schema), wanted.map((w) => w.name.name)] }]);
+    for (const row of res!.rows) {
+      const { at, name } = wanted[Number(row.ord) - 1]!;
+      const input = inputs[at]!;
+      if (row.oid === null || row.oid === undefined) {
+        const alt = row.alt_name ? quoteQualified({ schema: String(row.alt_schema), name: String(row.alt_name) }) : undefined;
+        answers[at] = { input, ok: false, problem: `${shown(input)}: no table ${quoteQualified(name)}${alt ? ` (did you mean ${alt}? a mixed-case name is written quoted)` : ''}` };
+        continue;
+      }
+      const t: CatalogTable = { oid: String(row.oid), schema: String(row.schema), name: String(row.name), relkind: String(row.relkind) as RelKind, quoted: '' };
+      t.quoted = quoteQualified(t);
+      answers[at] = kinds.includes(t.relkind)
+        ? { input, ok: true, table: t }
+        : { input, ok: false, problem: `${t.quoted} is a ${RELKIND_NAMES[t.relkind] ?? t.relkind}, not a ${kinds.map((k) => RELKIND_NAMES[k]).join(' or ')}` };
+    }
+  }
+  return answers.map((a, at) => a ?? { input: inputs[at]!, ok: false, problem: `${shown(inputs[at]!)}: not looked up` });
+}
+
+/**
+ * Look names up in the catalog for a task that acts on all of them or none: every problem, or the
+ * tables (a relation named twice, e.g. `users` and `public.users`, once).
  */
 export async function resolveTables(db: Db, inputs: string[], kinds: RelKind[]): Promise<Resolved> {
-  const problems: string[] = [];
-  const parsed: QualifiedName[] = [];
-  for (const input of inputs) {
-    const p = parseTableName(input);
-    if (p.ok) parsed.push(p.value);
-    else problems.push(`${shown(input)}: invalid table name (${p.error})`);
-  }
+  const answers = await lookupTables(db, inputs, kinds);
+  const problems = answers.flatMap((a) => (a.ok ? [] : [a.problem]));
   if (problems.length) return { ok: false, problems };
-  const [res] = await db.batch([{ text: LOOKUP_SQL, params: [parsed.map((p) => p.schema), parsed.map((p) => p.name)] }]);
-  const tables: CatalogTable[] = [];
   const seen = new Set<string>();
-  for (const row of res!.rows) {
-    const input = inputs[Number(row.ord) - 1]!;
-    if (row.oid === null || row.oid === undefined) {
-      const q = parsed[Number(row.ord) - 1]!;
-      const alt = row.alt_name ? quoteQualified({ schema: String(row.alt_schema), name: String(row.alt_name) }) : undefined;
-      problems.push(`${shown(input)}: no table ${quoteQualified(q)}${alt ? ` (did you mean ${alt}? a mixed-case name is written quoted)` : ''}`);
-      continue;
-    }
-    const t: CatalogTable = { oid: String(row.oid), schema: String(row.schema), name: String(row.name), relkind: String(row.relkind) as RelKind, quoted: '' };
-    t.quoted = quoteQualified(t);
-    if (!kinds.includes(t.relkind)) {
-      problems.push(`${t.quoted} is a ${RELKIND_NAMES[t.relkind] ?? t.relkind}, not a ${kinds.map((k) => RELKIND_NAMES[k]).join(' or ')}`);
-      continue;
-    }
-    if (seen.has(t.oid)) continue;
-    seen.add(t.oid);
-    tables.push(t);
+  const tables: CatalogTable[] = [];
+  for (const a of answers) {
+    if (!a.ok || seen.has(a.table.oid)) continue;
+    seen.add(a.table.oid);
+    tables.push(a.table);
   }
-  return problems.length ? { ok: false, problems } : { ok: true, tables };
+  return { ok: true, tables };
 }
 
 /** A config value echoed back in a message: bounded and JSON-quoted so it cannot pass for SQL. */

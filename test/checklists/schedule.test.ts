@@ -37,7 +37,7 @@ describe('is a run due?', () => {
     ['monthly day 31 in a leap February → Feb 29', { type: 'monthly', day: 31 }, '2028-02-29T09:00:00Z', '2028-02-29'],
     ['monthly day 30 in April', { type: 'monthly', day: 30 }, '2026-04-30T09:00:00Z', '2026-04-30'],
     // cron
-    ['cron 30 6 * * 1-5 on a Friday', { type: 'cron', expr: '30 6 * * 1-5' }, '2026-11-27T06:30:00Z', '2026-11-27'],
+    ['cron 30 6 * * 1-5 on a Friday', { type: 'cron', cron: '30 6 * * 1-5' }, '2026-11-27T06:30:00Z', '2026-11-27'],
   ] as Array<[string, ScheduleInput, string, string]>)('%s', (_name, schedule, now, period) => {
     expect(isDue(s(schedule), at(now))).toMatchObject({ due: true, period });
   });
@@ -81,7 +81,7 @@ describe('vercel.json crons', () => {
     [{ type: 'monthly', day: 31, at: '02:00' }, '0 2 28-31 * *'],
     [{ type: 'nth-weekday', nth: 1, weekday: 'mon', at: '09:00' }, '0 9 * * 1'],
     [{ type: 'quarterly', at: '09:00' }, '0 9 * 1,4,7,10 1'],
-    [{ type: 'cron', expr: '15  6 * * 1-5' }, '15 6 * * 1-5'],
+    [{ type: 'cron', cron: '15  6 * * 1-5' }, '15 6 * * 1-5'],
   ] as Array<[ScheduleInput, string]>)('%j → "%s", which Vercel accepts', (schedule, cron) => {
     expect(toVercelCron(s(schedule))).toBe(cron);
     expect(vercelCronProblem(cron)).toBeUndefined();
@@ -96,7 +96,7 @@ describe('vercel.json crons', () => {
     ['0 25 * * *', /not a valid cron/],
   ])('cron "%s" is refused: %s', (expr, problem) => {
     expect(vercelCronProblem(expr)).toMatch(problem);
-    expect(scheduleSchema.safeParse({ type: 'cron', expr }).success).toBe(false);
+    expect(scheduleSchema.safeParse({ type: 'cron', cron: expr }).success).toBe(false);
   });
 });
 
@@ -120,7 +120,7 @@ describe('a checklist cron that Vercel does not support is refused by the config
     ['a day out of range', '0 9 0 * *', /not a valid cron expression: day-of-month 0 is out of range 1-31/],
   ])('%s: "%s" → %s', (_what, expr, problem) => {
     expect(vercelCronProblem(expr)).toMatch(problem);
-    const parsed = scheduleSchema.safeParse({ type: 'cron', expr });
+    const parsed = scheduleSchema.safeParse({ type: 'cron', cron: expr });
     expect(parsed.success).toBe(false);
     expect(parsed.error?.issues[0]?.message).toMatch(problem);
   });
@@ -135,6 +135,6 @@ describe('a checklist cron that Vercel does not support is refused by the config
     ['Sunday as 0', '0 9 * * 0'],
   ])('%s: "%s" is accepted', (_what, expr) => {
     expect(vercelCronProblem(expr)).toBeUndefined();
-    expect(scheduleSchema.safeParse({ type: 'cron', expr }).success).toBe(true);
+    expect(scheduleSchema.safeParse({ type: 'cron', cron: expr }).success).toBe(true);
   });
 });

@@ -46,7 +46,7 @@ const config = parseConfig({
       sentry: { checkinMargin: 7, maxRuntime: 3 },
       items: [{ check: 'env' }, { manual: 'Look at the dashboards' }],
     },
-    { id: 'nightly', title: 'Nightly', schedule: { type: 'cron', expr: '15 2 * * *' }, items: [{ manual: 'Read the backup log' }] },
+    { id: 'nightly', title: 'Nightly', schedule: { type: 'cron', cron: '15 2 * * *' }, items: [{ manual: 'Read the backup log' }] },
   ],
 });
 const cronRequest = (job: string) => new Request(`http://localhost/api/cron/${job}`, { headers: { authorization: `Bearer ${CRON_SECRET}` } });

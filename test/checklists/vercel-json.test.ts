@@ -45,7 +45,7 @@ const SCHEDULES: Array<[string, ScheduleInput]> = [
   ['monthly on day 31 (short months run on their last day)', { type: 'monthly', day: 31, at: '23:59' }],
   ['second Tuesday', { type: 'nth-weekday', nth: 2, weekday: 'tue', at: '06:00' }],
   ['quarterly', { type: 'quarterly', at: '10:00' }],
-  ['a cron expression', { type: 'cron', expr: ' 5  4 * * 0 ' }],
+  ['a cron expression', { type: 'cron', cron: ' 5  4 * * 0 ' }],
 ];
 
 describe.each(SCHEDULES)('toVercelCron: %s', (_name, input) => {

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { main } from '../../lib/cli/main.js';
 import { envSchema, resetEnvCache } from '../../lib/env.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { RENAMED_KEY_CASES } from '../support/renamed-keys.js';
 
 const FLAG = `OPSBOOK_T_FLAG_CLI_${randomBytes(4).toString('hex').toUpperCase()}`;
 
@@ -186,7 +187,7 @@ describe('opsbook check-config', () => {
       checks: { sqlMetrics: [{ id: 'bad', title: 'Bad', sql: 'DELETE FROM widgets' }] },
       checklists: [
         { id: 'Daily!', title: 'D', schedule: { type: 'daily', at: '25:00' }, items: [{ manual: 'x' }], notify: 'sometimes' },
-        { id: 'cron', title: 'C', schedule: { type: 'cron', expr: '*/5 * * * *' }, items: [] },
+        { id: 'cron', title: 'C', schedule: { type: 'cron', cron: '*/5 * * * *' }, items: [] },
       ],
     });
     const { code, out, err } = await cli('check-config', '--config', path);
@@ -194,9 +195,18 @@ describe('opsbook check-config', () => {
     expect(out).toEqual([]);
     const text = err.join('\n');
     expect(text).toMatch(/^Invalid config:/);
-    for (const where of ['recipients.0', 'checks.sqlMetrics.0.sql', 'checklists.0.id', 'checklists.0.schedule.at', 'checklists.0.notify', 'checklists.1.schedule.expr', 'checklists.1.items']) {
+    for (const where of ['recipients.0', 'checks.sqlMetrics.0.sql', 'checklists.0.id', 'checklists.0.schedule.at', 'checklists.0.notify', 'checklists.1.schedule.cron', 'checklists.1.items']) {
       expect(text).toContain(`  - ${where}: `);
     }
+  });
+
+  it.each(RENAMED_KEY_CASES)('$name → exit 1 naming the new key and how to write it, as the only problem', async ({ checklist, problem }) => {
+    const path = await writeConfig({ ...CONFIG, checklists: [checklist] });
+    const { code, out, err } = await cli('check-config', '--config', path);
+    expect(code).toBe(1);
+    expect(out).toEqual([]);
+    expect(err.join('\n')).toMatch(/^Invalid config:/);
+    expect(err.filter((l) => l.startsWith('  - '))).toEqual([`  - ${problem}`]);
   });
 
   it('a checklist item naming no check → exit 1 with the item’s path', async () => {

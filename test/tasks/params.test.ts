@@ -27,8 +27,11 @@ describe('task registry', () => {
   it('titles say what the task does, for the report', () => {
     expect(taskByName('analyze')!.title({ task: 'analyze' })).toBe('ANALYZE (whole database)');
     expect(taskByName('vacuum-analyze')!.title({ task: 'vacuum-analyze', tables: ['users'] })).toBe('VACUUM ANALYZE users');
-    expect(taskByName('retention-delete')!.title({ task: 'retention-delete', table: 'audit_logs', column: 'created_at', olderThanDays: 90 })).toBe(
+    expect(taskByName('retention-delete')!.title({ task: 'retention-delete', tables: ['audit_logs'], column: 'created_at', olderThanDays: 90 })).toBe(
       'Delete audit_logs rows older than 90 days (by created_at)',
+    );
+    expect(taskByName('retention-delete')!.title({ task: 'retention-delete', tables: ['audit_logs', 'app.session_logs'], column: 'created_at', olderThanDays: 30 })).toBe(
+      'Delete audit_logs, app.session_logs rows older than 30 days (by created_at)',
     );
     expect(taskByName('prune-history')!.title({ task: 'prune-history' })).toBe('Prune Opsbook history older than the retention period');
   });
@@ -36,17 +39,21 @@ describe('task registry', () => {
 
 describe('task params in the config', () => {
   it('retention-delete with olderThanDays 0 → the config fails naming the path', () => {
-    expect(configError({ task: 'retention-delete', table: 't', column: 'c', olderThanDays: 0 })).toMatch(/checklists\.0\.items\.0\.olderThanDays: Too small/);
+    expect(configError({ task: 'retention-delete', tables: ['t'], column: 'c', olderThanDays: 0 })).toMatch(/checklists\.0\.items\.0\.olderThanDays: Too small/);
   });
 
   it.each([
-    { name: 'batchSize above 10000', item: { task: 'retention-delete', table: 't', column: 'c', olderThanDays: 30, batchSize: 10_001 }, path: 'batchSize' },
-    { name: 'maxBatches above 1000', item: { task: 'retention-delete', table: 't', column: 'c', olderThanDays: 30, maxBatches: 1001 }, path: 'maxBatches' },
-    { name: 'olderThanDays above 3650', item: { task: 'retention-delete', table: 't', column: 'c', olderThanDays: 3651 }, path: 'olderThanDays' },
-    { name: 'a fractional olderThanDays', item: { task: 'retention-delete', table: 't', column: 'c', olderThanDays: 1.5 }, path: 'olderThanDays' },
-    { name: 'a missing column', item: { task: 'retention-delete', table: 't', olderThanDays: 30 }, path: 'column' },
+    { name: 'batchSize above 10000', item: { task: 'retention-delete', tables: ['t'], column: 'c', olderThanDays: 30, batchSize: 10_001 }, path: 'batchSize' },
+    { name: 'maxBatches above 1000', item: { task: 'retention-delete', tables: ['t'], column: 'c', olderThanDays: 30, maxBatches: 1001 }, path: 'maxBatches' },
+    { name: 'olderThanDays above 3650', item: { task: 'retention-delete', tables: ['t'], column: 'c', olderThanDays: 3651 }, path: 'olderThanDays' },
+    { name: 'a fractional olderThanDays', item: { task: 'retention-delete', tables: ['t'], column: 'c', olderThanDays: 1.5 }, path: 'olderThanDays' },
+    { name: 'a missing column', item: { task: 'retention-delete', tables: ['t'], olderThanDays: 30 }, path: 'column' },
     { name: 'prune-history days 0', item: { task: 'prune-history', days: 0 }, path: 'days' },
     { name: 'an empty tables list', item: { task: 'analyze', tables: [] }, path: 'tables' },
+    { name: 'retention-delete with an empty tables list', item: { task: 'retention-delete', tables: [], column: 'c', olderThanDays: 30 }, path: 'tables' },
+    { name: 'retention-delete without tables', item: { task: 'retention-delete', column: 'c', olderThanDays: 30 }, path: 'tables' },
+    { name: 'retention-delete with 21 tables', item: { task: 'retention-delete', tables: Array.from({ length: 21 }, (_, i) => `t${i}`), column: 'c', olderThanDays: 30 }, path: 'tables' },
+    { name: 'retention-delete with one table as a string, not a list', item: { task: 'retention-delete', tables: 'audit_logs', column: 'c', olderThanDays: 30 }, path: 'tables' },
   ])('$name → rejected at $path', ({ item, path }) => {
     expect(configError(item)).toContain(`checklists.0.items.0.${path}:`);
   });
@@ -60,11 +67,11 @@ describe('task params in the config', () => {
   });
 
   it.each([
-    { name: 'a statement after the table name', item: { task: 'retention-delete', table: 'users; DROP TABLE x', column: 'c', olderThanDays: 30 }, path: 'table' },
-    { name: 'an unterminated quote', item: { task: 'retention-delete', table: '"users', column: 'c', olderThanDays: 30 }, path: 'table' },
-    { name: 'three dotted parts', item: { task: 'retention-delete', table: 'db.public.users', column: 'c', olderThanDays: 30 }, path: 'table' },
-    { name: 'a column with SQL in it', item: { task: 'retention-delete', table: 't', column: 'created_at < now() OR 1=1', olderThanDays: 30 }, path: 'column' },
-    { name: 'a qualified column', item: { task: 'retention-delete', table: 't', column: 't.created_at', olderThanDays: 30 }, path: 'column' },
+    { name: 'a statement after the table name', item: { task: 'retention-delete', tables: ['users; DROP TABLE x'], column: 'c', olderThanDays: 30 }, path: 'tables.0' },
+    { name: 'an unterminated quote', item: { task: 'retention-delete', tables: ['ok_table', '"users'], column: 'c', olderThanDays: 30 }, path: 'tables.1' },
+    { name: 'three dotted parts', item: { task: 'retention-delete', tables: ['db.public.users'], column: 'c', olderThanDays: 30 }, path: 'tables.0' },
+    { name: 'a column with SQL in it', item: { task: 'retention-delete', tables: ['t'], column: 'created_at < now() OR 1=1', olderThanDays: 30 }, path: 'column' },
+    { name: 'a qualified column', item: { task: 'retention-delete', tables: ['t'], column: 't.created_at', olderThanDays: 30 }, path: 'column' },
     { name: 'an analyze table with a comment', item: { task: 'analyze', tables: ['ok_table', 'users -- x'] }, path: 'tables.1' },
     { name: 'a vacuum table with a space', item: { task: 'vacuum-analyze', tables: ['order items'] }, path: 'tables.0' },
   ])('$name → invalid name at $path', ({ item, path }) => {
@@ -72,9 +79,9 @@ describe('task params in the config', () => {
   });
 
   it('retention-delete gets its batch defaults: 1000 rows, 100 batches', () => {
-    expect(parsedItem({ task: 'retention-delete', table: 'audit_logs', column: 'created_at', olderThanDays: 90 })).toEqual({
+    expect(parsedItem({ task: 'retention-delete', tables: ['audit_logs'], column: 'created_at', olderThanDays: 90 })).toEqual({
       task: 'retention-delete',
-      table: 'audit_logs',
+      tables: ['audit_logs'],
       column: 'created_at',
       olderThanDays: 90,
       batchSize: 1000,
@@ -87,7 +94,7 @@ describe('task params in the config', () => {
       task: 'vacuum-analyze',
       tables: ['"public"."Order Items"', 'public."AuditLogs"', 'app.sessions'],
     });
-    expect(parsedItem({ task: 'retention-delete', table: '"AuditLogs"', column: '"createdAt"', olderThanDays: 30 })).toMatchObject({ column: '"createdAt"' });
+    expect(parsedItem({ task: 'retention-delete', tables: ['"AuditLogs"'], column: '"createdAt"', olderThanDays: 30 })).toMatchObject({ column: '"createdAt"' });
   });
 });
 

@@ -10,7 +10,7 @@ import { selects } from '../../../lib/diagnostics/run.js';
 export type Cover =
   /** A check id or family the config defines, run by at least one checklist. */
   | { check: string }
-  /** A task item in some checklist (in checklist `in` when given), with these params when given. */
+  /** A task item in some checklist (in checklist `in` when given), with these params when given; `table` is one of its `tables`. */
   | { task: string; table?: string; olderThanDays?: number; in?: string }
   /** A configured heartbeat whose check a checklist runs; with rpoSeconds, exactly that RPO. */
   | { heartbeat: string; rpoSeconds?: number }
@@ -58,7 +58,7 @@ export function coverageProblems(config: OpsbookConfig, rows: CoverageRow[]): st
           (i) =>
             i.item.task === cover.task &&
             (cover.in === undefined || i.list === cover.in) &&
-            (cover.table === undefined || i.item.table === cover.table) &&
+            (cover.table === undefined || (Array.isArray(i.item.tables) && i.item.tables.includes(cover.table))) &&
             (cover.olderThanDays === undefined || i.item.olderThanDays === cover.olderThanDays),
         );
         if (!found) problems.push(`${where}: no such task item`);
