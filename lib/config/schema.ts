@@ -803,13 +803,26 @@ export const configSchema = z.strictObject({
     .regex(/^[\x21-\x7e]+$/, 'printable ASCII only, without spaces')
     .regex(/^[^*?[\]\\]+$/, 'no Redis glob characters (* ? [ ] \\)')
     .default('opsbook:'),
+  /**
+   * What diagnostics and checklists check, and their thresholds. Everything has a default.
+   * @example { "postgres": { "thresholds": { "longRunningSeconds": 300 } }, "http": [{ "id": "api", "url": "https://api.example.com/healthz" }] }
+   */
   checks: checksConfig.default(checksConfig.parse({})),
+  /**
+   * Jobs outside Opsbook (backups, cron scripts, hosts) that ping it; a late or failed ping is a finding.
+   * @default []
+   * @example [{ "name": "db-backup", "cron": "0 3 * * *", "graceSeconds": 3600, "metrics": { "backup_bytes": { "fail": 1000000, "direction": "below" } } }]
+   */
   heartbeats: z.array(heartbeat).default([]),
-  /** Alert thresholds: N failing runs to alert, M passing runs to resolve. */
+  /** Alert thresholds: N failing runs to alert, M passing runs to resolve. @example { "alertAfter": 2, "recoverAfter": 3, "perCheck": { "postgres.reachable": { "alertAfter": 1 } } } */
   alerts: alertsConfig.default({ alertAfter: 2, recoverAfter: 2, perCheck: {} }),
-  /** Planned maintenance: alerts muted, results recorded, the report marks the window. */
+  /**
+   * Planned maintenance: alerts muted, results recorded, the report marks the window.
+   * @default []
+   * @example [{ "id": "sunday-db", "weekday": ["sun"], "start": "02:00", "durationMinutes": 120, "checks": ["postgres"] }]
+   */
   maintenanceWindows: z.array(maintenanceWindow).max(100).default([]),
-  /** Diagnostics run budget. */
+  /** Diagnostics run budget. @example { "budgetMs": 8000, "checkTimeoutMs": 4000 } */
   diagnostics: z
     .strictObject({
       /** Total time for a diagnostics run, ms. @default 8000 */
