@@ -15,7 +15,6 @@ import { runChecklistJob } from '../../cron/checklist.js';
 import { raiseMissedAfterHealth } from '../../lib/alerts/missed.js';
 import { RUN_LEASE_MS, runChecklist } from '../../lib/checklists/run.js';
 import { setConfig } from '../../lib/config/index.js';
-import { scheduledChecklists } from '../../lib/config/health-view.js';
 import { ensureSchema } from '../../lib/db/schema.js';
 import { createDeps, type Deps } from '../../lib/deps.js';
 import { parseEnv } from '../../lib/env.js';
@@ -131,7 +130,7 @@ describe('a runner killed mid-run', () => {
   it('health after its answer (waitUntil) takes a dead run over once its lease has lapsed, and raises no missed-run alert for it', async () => {
     setConfig(config());
     await killMidRun('slow2');
-    const checklists = scheduledChecklists(config());
+    const checklists = config().checklists;
     const opts = { budgetMs: 5000, critical: ['database' as const], production: false };
 
     // Within the lease: health does not count it, and nothing runs after the answer.

@@ -8,7 +8,6 @@ import { GET as latestReportRoute } from '../../api/reports/latest.js';
 import { raiseMissedAfterHealth } from '../../lib/alerts/missed.js';
 import { runChecklist } from '../../lib/checklists/run.js';
 import { setConfig } from '../../lib/config/index.js';
-import { scheduledChecklists } from '../../lib/config/health-view.js';
 import { handleCron } from '../../lib/cron.js';
 import { runHealth } from '../../lib/health.js';
 import { parseConfig } from '../../lib/config/index.js';
@@ -158,7 +157,7 @@ describe('handleCron with Sentry on', () => {
     });
   });
   it('a missed run raised after health’s answer (waitUntil) with the Sentry sink down → the claim is released; the next poll, with the sink up, raises it once', async () => {
-    const checklists = scheduledChecklists(config);
+    const checklists = config.checklists;
     const opts = { budgetMs: 5000, critical: ['database' as const], production: false };
     // nightly ran on Sunday 22 March and not on the 23rd: past its grace, health sees the miss.
     expect((await runChecklist(deps, config, 'nightly', new Date('2026-03-22T02:15:00Z'))).status).toBe('completed');
