@@ -237,6 +237,55 @@ MIGRATIONS.push(
   'ALTER TABLE opsbook.heartbeats ADD COLUMN IF NOT EXISTS last_metrics jsonb',
 );
 
+/**
+ * Incidents and the notifications about them (issue 14). An incident is one alert incident of one check
+ * (`alert_state.key` and its `seq`): opened when its alert opens, resolved when it recovers. What happened
+ * during it (results, audited actions) is read by time range from run_results and audit_log; what is
+ * stored here is what cannot be read back later: the root cause and the suppressed checks as Opsbook saw
+ * them, and the diagnostics snapshots at open and at resolution.
+ *
+ * A notification is one message about one transition (`open`, `resolved`, `missed`) to one channel; its
+ * unique key is the exactly-once claim (a second instance inserting the same row gets nothing back). For
+ * an incident `subject` is `<alert key>#<seq>`; for a missed run `<checklist>@<period>`. A row stays
+ * `pending` until delivered, and is retried with backoff until `failed` (given up, reported).
+ */
+MIGRATIONS.push(
+  `CREATE TABLE IF NOT EXISTS opsbook.incidents (
+     id bigserial PRIMARY KEY,
+     alert_key text NOT NULL,
+     seq int NOT NULL,
+     checklist text NOT NULL,
+     check_id text NOT NULL,
+     title text NOT NULL,
+     severity text NOT NULL,
+     opened_at timestamptz NOT NULL,
+     resolved_at timestamptz,
+     root_cause jsonb,
+     suppressed jsonb NOT NULL DEFAULT '[]'::jsonb,
+     snapshot_open jsonb,
+     snapshot_resolved jsonb,
+     UNIQUE (alert_key, seq)
+   )`,
+  'CREATE INDEX IF NOT EXISTS incidents_opened ON opsbook.incidents (opened_at DESC)',
+  "CREATE INDEX IF NOT EXISTS incidents_open ON opsbook.incidents (opened_at) WHERE resolved_at IS NULL",
+  `CREATE TABLE IF NOT EXISTS opsbook.notifications (
+     id bigserial PRIMARY KEY,
+     subject text NOT NULL,
+     event text NOT NULL CHECK (event IN ('open', 'resolved', 'missed')),
+     channel text NOT NULL,
+     status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+     payload jsonb NOT NULL,
+     attempts int NOT NULL DEFAULT 0,
+     last_error text,
+     next_attempt_at timestamptz,
+     claimed_until timestamptz,
+     created_at timestamptz NOT NULL,
+     sent_at timestamptz,
+     UNIQUE (subject, event, channel)
+   )`,
+  "CREATE INDEX IF NOT EXISTS notifications_pending ON opsbook.notifications (next_attempt_at) WHERE status = 'pending'",
+);
+
 const LOCK_KEY = 7_341_559; // any constant; identifies Opsbook's migration lock in pg_locks
 
 export function schemaStatements(): Statement[] {
