@@ -80,7 +80,7 @@ export default defineConfig({
         url: 'https://prometheus.ordinaut.example.com/api/v1/query?query=histogram_quantile(0.95,sum(rate(http_request_duration_seconds_bucket[5m]))by(le))',
         conditions: [
           { path: 'status', value: 'success' },
-          // List indexes in brackets: the reference's dotted form (`data.result.0.value.1`) reads as missing.
+          // Prometheus answers the number as a string; lt compares it as a number.
           { path: 'data.result[0].value[1]', op: 'lt', value: 0.2 },
         ],
         severity: 'P2',

@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 import * as z from 'zod';
 import { configSchema, taskItem } from './schema.js';
 import { TASK_PARAMS } from '../tasks/params.js';
+import { parseConfig } from './index.js';
+import { allChecks } from '../checks/registry.js';
 
 /**
  * The config reference, generated from the schema a config is validated with: `docs/config.md` for people
@@ -434,11 +436,52 @@ export function configMarkdown(schema: Json, docs: Map<string, FieldDoc>): strin
   return out.join('\n');
 }
 
+/**
+ * Every check id a config can name (in checklist items, `only`, alerts.perCheck, baselines, maintenance
+ * windows, needs), from the check registry itself: the built-in ones with the default config, and one of
+ * each configurable kind with its id shown as a placeholder. A selector is an id, a family (its part before
+ * the first dot, or a longer prefix such as `postgres.activity`) or `@target`.
+ */
+export function checkCatalogue(): string {
+  const P = 'zzid';
+  const sample = parseConfig({
+    checks: {
+      http: [{ id: `${P}1`, url: 'https://example.com' }],
+      tls: [{ id: `${P}2`, host: 'example.com' }],
+      dns: [{ id: `${P}3`, name: 'example.com' }],
+      tcp: [{ id: `${P}4`, host: 'example.com', port: 1 }],
+      statusPages: [{ id: `${P}5`, url: 'https://status.example.com' }],
+      sqlMetrics: [{ id: `${P}6`, title: 'A number', sql: 'SELECT 1' }],
+      requiredEnv: ['EXAMPLE'],
+      postgres: { targets: { zztarget: { urlEnv: 'EXAMPLE_URL' } } },
+    },
+    heartbeats: [{ name: 'zzname', periodSeconds: 60, metrics: { zzmetric: { warn: 1 } } }],
+    checklists: [{ id: P, title: 'A checklist', schedule: { type: 'manual' }, items: [{ manual: 'x' }] }],
+  });
+  const shown = (id: string) => id.replace(/zzid\d?/g, '<id>').replace('zzname', '<name>').replace('zzmetric', '<metric>').replace('zztarget', '<target>');
+  const checks = allChecks(sample).filter((c) => !c.id.includes('@'));
+  const rows = checks.map((c) => `| ${code(shown(c.id))} | ${c.family} | ${cell(shown(c.title))} | ${c.severity} |`);
+  return [
+    '## Check ids',
+    '',
+    'What a checklist item (`{ check }`), `alerts.perCheck`, `baselines`, `maintenanceWindows[].checks` and `needs` can name. A selector',
+    'is a check id, a family (`postgres`, `http`) or a longer prefix (`postgres.activity`, `heartbeat.db-backup`), optionally with',
+    '`@<target>` for a target of `checks.postgres.targets` / `checks.redis.targets` (`postgres.vacuum@staging`, `postgres@staging`); a',
+    "selector without `@` matches every target. Each target runs the Postgres (or Redis) checks again as `<id>@<target>`. Ids with `<id>`,",
+    '`<name>` or `<metric>` come from your config. `npx opsbook check-config` refuses a selector that matches nothing.',
+    '',
+    '| Id | Family | Title | Default severity |',
+    '|---|---|---|---|',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
 /** Both files' contents, as `npm run docs:config` writes them. */
 export async function configReference(root = ROOT): Promise<{ markdown: string; jsonSchema: string; docs: Map<string, FieldDoc>; schema: Json }> {
   const docs = await readFieldDocs(root);
   const schema = configJsonSchema(docs);
-  return { markdown: configMarkdown(schema, docs), jsonSchema: `${JSON.stringify(schema, null, 2)}\n`, docs, schema };
+  return { markdown: `${configMarkdown(schema, docs)}\n${checkCatalogue()}`, jsonSchema: `${JSON.stringify(schema, null, 2)}\n`, docs, schema };
 }
 
 /** `npm run docs:config`: write both files (or, with --check, say whether they are current). */

@@ -273,9 +273,18 @@ export const httpCheck = z.strictObject({
   conditions: z
     .array(
       z.strictObject({
-        /** Where in the JSON body: dot-separated keys and list indexes. @example "checks.0.status" */
+        /**
+         * Where in the JSON body: keys joined by dots, list indexes as `[0]` or `.0` (`[-1]` is the last element),
+         * `.length` for a list's size, `["odd.key"]` for a key containing dots; `$.` or `[BODY].` in front is allowed.
+         * @example "data.result[0].value[1]"
+         */
         path: z.string().max(200),
-        /** How the value there is compared with `value`; `exists` needs no value. @default "eq" */
+        /**
+         * How the value there is compared with `value`. `lt`/`lte`/`gt`/`gte` compare numbers, and a string that reads as a
+         * number (Prometheus sends "0.35") counts as that number; `eq`/`neq` compare 120 and "120" as equal; `contains` looks in
+         * a string, a list or an object's keys; `exists` checks the path is there (`value: false`: that it is not).
+         * @default "eq"
+         */
         op: z.enum(['eq', 'neq', 'lt', 'lte', 'gt', 'gte', 'contains', 'exists']).default('eq'),
         /** What to compare with. @example "ok" */
         value: z.union([z.string(), z.number(), z.boolean(), z.null()]).optional(),
@@ -286,7 +295,12 @@ export const httpCheck = z.strictObject({
   retries: z.number().int().min(0).max(5).default(1),
   /** Give up after this long; the check is then an error, not a hang. @default 5000 */
   timeoutMs: positive.max(60_000).default(5000),
-  /** What this check needs (see `needs` above). @default [] @example ["tcp.api-host"] */
+  /**
+   * What this check needs: `postgres`, `redis`, a target (`postgres@staging`) or another check's id (`tcp.api-host`). While
+   * one is down this check reports `suppressed` with that root cause and raises no alert of its own.
+   * @default []
+   * @example ["tcp.api-host"]
+   */
   needs,
   /** How urgent a failure is, in reports and Sentry: P1 (wake someone) to P4 (look when convenient). @default "P2" */
   severity: severity.default('P2'),
@@ -307,7 +321,12 @@ export const tlsCheck = z.strictObject({
   ca: z.string().optional(),
   /** Give up after this long; the check is then an error, not a hang. @default 5000 */
   timeoutMs: positive.max(60_000).default(5000),
-  /** What this check needs (see `needs` above). @default [] @example ["tcp.api-host"] */
+  /**
+   * What this check needs: `postgres`, `redis`, a target (`postgres@staging`) or another check's id (`tcp.api-host`). While
+   * one is down this check reports `suppressed` with that root cause and raises no alert of its own.
+   * @default []
+   * @example ["tcp.api-host"]
+   */
   needs,
   /** How urgent a failure is, in reports and Sentry: P1 (wake someone) to P4 (look when convenient). @default "P2" */
   severity: severity.default('P2'),
@@ -326,7 +345,12 @@ export const dnsCheck = z.strictObject({
   server: z.string().optional(),
   /** Give up after this long; the check is then an error, not a hang. @default 3000 */
   timeoutMs: positive.max(60_000).default(3000),
-  /** What this check needs (see `needs` above). @default [] @example ["tcp.api-host"] */
+  /**
+   * What this check needs: `postgres`, `redis`, a target (`postgres@staging`) or another check's id (`tcp.api-host`). While
+   * one is down this check reports `suppressed` with that root cause and raises no alert of its own.
+   * @default []
+   * @example ["tcp.api-host"]
+   */
   needs,
   /** How urgent a failure is, in reports and Sentry: P1 (wake someone) to P4 (look when convenient). @default "P2" */
   severity: severity.default('P2'),
@@ -341,7 +365,12 @@ export const tcpCheck = z.strictObject({
   port: z.number().int().min(1).max(65535),
   /** Give up after this long; the check is then an error, not a hang. @default 3000 */
   timeoutMs: positive.max(60_000).default(3000),
-  /** What this check needs (see `needs` above). @default [] @example ["tcp.api-host"] */
+  /**
+   * What this check needs: `postgres`, `redis`, a target (`postgres@staging`) or another check's id (`tcp.api-host`). While
+   * one is down this check reports `suppressed` with that root cause and raises no alert of its own.
+   * @default []
+   * @example ["tcp.api-host"]
+   */
   needs,
   /** How urgent a failure is, in reports and Sentry: P1 (wake someone) to P4 (look when convenient). @default "P3" */
   severity: severity.default('P3'),
@@ -356,7 +385,12 @@ export const statusPageCheck = z.strictObject({
   url: z.string().url(),
   /** Give up after this long; the check is then an error, not a hang. @default 5000 */
   timeoutMs: positive.max(60_000).default(5000),
-  /** What this check needs (see `needs` above). @default [] @example ["tcp.api-host"] */
+  /**
+   * What this check needs: `postgres`, `redis`, a target (`postgres@staging`) or another check's id (`tcp.api-host`). While
+   * one is down this check reports `suppressed` with that root cause and raises no alert of its own.
+   * @default []
+   * @example ["tcp.api-host"]
+   */
   needs,
   /** How urgent a failure is, in reports and Sentry: P1 (wake someone) to P4 (look when convenient). @default "P3" */
   severity: severity.default('P3'),
@@ -380,15 +414,24 @@ export const sqlMetric = z.strictObject({
   params: z.array(z.union([z.string(), z.number(), z.boolean(), z.null()])).default([]),
   /** Higher is worse (`above`) or lower is worse (`below`). @default "above" */
   direction: z.enum(['above', 'below']).default('above'),
-  /** Warn at this value (past it in the direction that is worse). @example 100 */
+  /**
+   * Warn when the value is beyond this level in the worse direction: greater than it (`above`) or less than it
+   * (`below`); equal to it is not beyond. For "warn at 0 workers" with `below`, write 1.
+   * @example 100
+   */
   warn: z.number().optional(),
-  /** Fail at this value. @example 1000 */
+  /** Fail when the value is beyond this level, by the same rule as `warn`. @example 1000 */
   fail: z.number().optional(),
   /** Shown beside the value. @example "jobs" */
   unit: z.string().max(20).optional(),
   /** Give up after this long; the check is then an error, not a hang. @default 5000 */
   timeoutMs: positive.max(60_000).default(5000),
-  /** What this check needs (see `needs` above). @default [] @example ["tcp.api-host"] */
+  /**
+   * What this check needs: `postgres`, `redis`, a target (`postgres@staging`) or another check's id (`tcp.api-host`). While
+   * one is down this check reports `suppressed` with that root cause and raises no alert of its own.
+   * @default []
+   * @example ["tcp.api-host"]
+   */
   needs,
   /** How urgent a failure is, in reports and Sentry: P1 (wake someone) to P4 (look when convenient). @default "P3" */
   severity: severity.default('P3'),
@@ -410,9 +453,9 @@ export const heartbeatMetric = z
     title: z.string().max(200).optional(),
     /** Unit shown beside the value. @example "%" */
     unit: z.string().max(20).optional(),
-    /** Warn above this value (below it with direction "below"). @example 80 */
+    /** Warn when the value is greater than this (less than it with direction "below"); equal is not beyond. @example 80 */
     warn: z.number().optional(),
-    /** Fail above this value (below it with direction "below"). @example 90 */
+    /** Fail when the value is greater than this (less than it with direction "below"). @example 90 */
     fail: z.number().optional(),
     /** Which way is worse. @default "above" */
     direction: z.enum(['above', 'below']).default('above'),
@@ -428,11 +471,16 @@ export const heartbeat = z
     name: id,
     /** Shown in the report instead of the name. @example "Nightly database backup" */
     title: z.string().max(200).optional(),
-    /** Expected every N seconds… */
+    /** Expected every N seconds: a success is due this long after the last one (set this or `cron`). @example 86400 */
     periodSeconds: positive.optional(),
-    /** …or on this cron schedule (five fields, UTC). */
+    /**
+     * Or expected at these times: a five-field cron (minute hour day-of-month month day-of-week, UTC; names like MON and
+     * steps work). Once a scheduled time passes, the heartbeat is late until a success pinged after that
+     * time, and down `graceSeconds` later. So ping when the job finishes: with `0 2 * * *`, a ping at 01:55 counts for the day before, not for 02:00.
+     * @example "0 2 * * 0"
+     */
     cron: cronExpression.optional(),
-    /** Time allowed after the expected ping before it is down. @default 3600 */
+    /** Time allowed after a success is due before the heartbeat is down (late until then). @default 3600 */
     graceSeconds: z.number().min(0).default(3600),
     /** Recovery point objective: the last success must be at most this old. */
     rpoSeconds: positive.optional(),
@@ -441,7 +489,8 @@ export const heartbeat = z
     /**
      * Numbers the job pushes with its ping (`{"metrics":{"disk_used_pct":71}}` or `?disk_used_pct=71`),
      * each a check `heartbeat.<name>.<metric>` graded by its levels. A ping naming an undeclared metric is
-     * refused (400), so a typo on the host shows at once.
+     * refused (400), so a typo on the host shows at once. A ping can carry metrics and an exit code together
+     * (`/api/heartbeats/<name>/<code>` with the JSON body); each metric is graded whatever the exit code says.
      * @default {}
      * @example { "disk_used_pct": { "warn": 80, "fail": 90, "unit": "%" }, "backup_bytes": { "fail": 1000000, "direction": "below" } }
      */
@@ -470,7 +519,9 @@ export const checksConfig = z.strictObject({
       databaseUrlEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
       /**
        * The database size not to outgrow, in bytes (a plan's storage limit): postgres.growth says how
-       * many days are left at the measured rate, and warns or fails by growthWarnDays / growthFailDays.
+       * many days are left at the measured rate, and warns or fails by growthWarnDays / growthFailDays. The rate comes from
+       * the database sizes that stored checklist runs record (any run that includes postgres.database-size, or the snapshot
+       * task), one a day, so it needs two days of runs.
        * @example 10737418240
        */
       sizeLimitBytes: z.number().int().positive().optional(),
@@ -516,7 +567,7 @@ export const checksConfig = z.strictObject({
   tcp: z.array(tcpCheck).default([]),
   /** Vendors' Atlassian status pages (`statuspage.<id>`): a vendor's incident shows in your report. @default [] @example [{ "id": "stripe", "url": "https://status.stripe.com" }] */
   statusPages: z.array(statusPageCheck).default([]),
-  /** Environment variables that must be set (names only; values are never read out). */
+  /** Variables that must be set in Opsbook's own environment (the deployment's), checked by `env.required`; names only, values are never read out. @default [] @example ["STRIPE_SECRET_KEY"] */
   requiredEnv: z.array(z.string().regex(/^[A-Z_][A-Z0-9_]*$/)).default([]),
   /**
    * Your own numbers, one read-only SQL query each (`sql.<id>`), graded by warn and fail.
@@ -567,7 +618,7 @@ export const maintenanceWindow = z
     cron: cronExpression.optional(),
     /** A one-off window opening at this instant (ISO 8601 with a time zone). */
     at: z.iso.datetime({ offset: true }).optional(),
-    /** Checks muted by this window, by id or family; every check when omitted. @example ["http.api"] */
+    /** Checks muted by this window, by selector (an id, a family such as `sql` or `postgres`, `@target`; see Check ids); every check when omitted. @example ["http.api"] */
     checks: z.array(z.string().min(1).max(100)).min(1).optional(),
   })
   .refine((w) => [w.weekday, w.dayOfMonth, w.cron, w.at].filter((x) => x !== undefined).length === 1, 'set exactly one of weekday, dayOfMonth, cron or at');
@@ -757,7 +808,9 @@ export const configSchema = z.strictObject({
   checklists: z.array(checklist).default([]),
   /**
    * Baselines by check selector (an id, a family, `@target`; the most specific wins): a numeric result is
-   * also graded by its change against its own stored history. One extra read per run.
+   * also graded by its change against its own history, the values every stored checklist run (of any checklist)
+   * recorded for that check id. The check's status becomes the worse of its own grade and the baseline's, and its
+   * summary says which. Dry runs store nothing. One extra read per run.
    * @default {}
    * @example { "sql.transactions": { "vs": "median-7d", "warnPct": 50, "direction": "below" }, "heartbeat.backups.backup_bytes": { "vs": "previous", "failPct": 50, "direction": "below" } }
    */

@@ -137,6 +137,8 @@ describe('http checks', () => {
       { path: 'services.database', op: 'eq', value: 'up' },
       { path: 'data.items[0].state', op: 'eq', value: 'running' },
       { path: 'data.items[-1].state', op: 'eq', value: 'stopped' },
+      { path: 'data.items.0.state', op: 'eq', value: 'running' },
+      { path: 'data.items.-1.state', op: 'eq', value: 'stopped' },
       { path: 'data.items.length', op: 'eq', value: 2 },
       { path: '["dotted.key"]', op: 'eq', value: 'yes' },
       { path: 'status', op: 'neq', value: 'down' },

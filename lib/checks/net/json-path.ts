@@ -1,7 +1,7 @@
 /**
  * Gatus-style conditions on a JSON body: `{ path: "data.items[0].state", op: "eq", value: "running" }`.
  *
- * Paths: dotted keys and `[n]` indexes (`[-1]` is the last element), `["key.with.dots"]` for odd keys,
+ * Paths: dotted keys and list indexes, `[n]` or `.n` (`[-1]` / `.-1` is the last element), `["key.with.dots"]` for odd keys,
  * an optional `$.` or Gatus' `[BODY].` prefix, and `.length` on a list for its size.
  */
 
@@ -48,6 +48,13 @@ export function select(root: unknown, segments: Segment[]): { found: boolean; va
       v = v[i];
     } else if (Array.isArray(v) && seg.key === 'length') {
       v = v.length;
+    } else if (Array.isArray(v) && /^-?\d+$/.test(seg.key)) {
+      // `items.0.state` reads like `items[0].state`: the dotted form is how most tools (and the config
+      // reference) write a list index, and refusing it would fail a healthy endpoint forever.
+      const n = Number(seg.key);
+      const i = n < 0 ? v.length + n : n;
+      if (i < 0 || i >= v.length) return { found: false };
+      v = v[i];
     } else if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.hasOwn(v, seg.key)) {
       v = (v as Record<string, unknown>)[seg.key];
     } else {
