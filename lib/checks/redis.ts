@@ -2,12 +2,13 @@ import type { RedisThresholds } from '../config/index.js';
 import { messageOf } from '../errors.js';
 import { redactSecrets } from '../env.js';
 import type { PipelineResult, RedisClient } from '../redis/index.js';
+import { redisKeyPrefixOf } from '../redis/keys.js';
 import { withTimeout } from '../timeout.js';
 import { bytes, errored, fail, ok, skipped, warn } from './outcome.js';
 import type { Check, CheckContext, CheckFamily, CheckOutcome, Severity } from './types.js';
 
 /**
- * The Redis family: six checks over ONE pipeline (PING, INFO, DBSIZE, SLOWLOG GET 10), the same over
+ * The Redis family: six checks over ONE pipeline (PING, INFO, DBSIZE, SLOWLOG GET 10, one SCAN page), the same over
  * TCP (ioredis) and Upstash REST. The pipeline is memoised per diagnostics run (keyed on the run's
  * CheckContext), so however many of the six are selected the run costs one round trip.
  */
@@ -156,25 +157,64 @@ export function gradeClients(info: RedisInfo): CheckOutcome {
 /** Fewer lookups than this since start and the hit rate says nothing. */
 export const HIT_RATE_MIN_LOOKUPS = 1000;
 
-export function gradeHitRate(info: RedisInfo, t: Pick<RedisThresholds, 'hitRateWarnPct'>): CheckOutcome {
+/** Keys one SCAN call samples for the hit-rate check (SCAN 0 COUNT n, in the shared pipeline). */
+export const KEY_SAMPLE = 200;
+
+/**
+ * What the current database holds, from one SCAN page: how many sampled keys are BullMQ's (under
+ * `<queues.prefix>:`), how many are Opsbook's own rate-limit windows (under `redisKeyPrefix`), and so
+ * how many are anything else. Only counts are kept: key names are the application's data.
+ */
+export interface KeySample {
+  sampled: number;
+  queueKeys: number;
+  ownKeys: number;
+  /** The queue prefix and Opsbook's, as shown to people ("bull:", "opsbook:"). */
+  prefixes: [queue: string, own: string];
+}
+
+/** A SCAN reply ([cursor, [keys…]]) → the sample's counts, or undefined when it is not one. */
+export function sampleKeys(reply: unknown, queuePrefix: string, ownPrefix: string): KeySample | undefined {
+  if (!Array.isArray(reply) || reply.length < 2 || !Array.isArray(reply[1])) return undefined;
+  const keys = (reply[1] as unknown[]).map(String);
+  const queueKeys = keys.filter((k) => k.startsWith(queuePrefix)).length;
+  const ownKeys = keys.filter((k) => !k.startsWith(queuePrefix) && k.startsWith(ownPrefix)).length;
+  return { sampled: keys.length, queueKeys, ownKeys, prefixes: [queuePrefix, ownPrefix] };
+}
+
+/**
+ * A Redis that only serves queues: the sample holds BullMQ keys and nothing else but Opsbook's own
+ * rate-limit windows. BullMQ polls and checks keys that are not there by design (markers, locks,
+ * delayed sets), so its hit rate is low on a healthy system. One other key in the sample (a cache
+ * key, a session) and the Redis is graded as a cache; so is one holding no BullMQ key at all.
+ */
+export const isQueueOnly = (s: KeySample | undefined): s is KeySample => !!s && s.queueKeys > 0 && s.queueKeys + s.ownKeys === s.sampled;
+
+export function gradeHitRate(info: RedisInfo, t: Pick<RedisThresholds, 'hitRateWarnPct'>, sample?: KeySample): CheckOutcome {
   const hits = infoNumber(info, 'keyspace_hits');
   const misses = infoNumber(info, 'keyspace_misses');
   if (hits === undefined || misses === undefined) {
     return skipped('INFO has no keyspace_hits/keyspace_misses fields: this Redis does not report its hit rate', 'Look at the hit rate in your provider’s console.');
   }
   const lookups = hits + misses;
-  const details = [{ keyspaceHits: hits, keyspaceMisses: misses, lookups }];
+  const details = [{ keyspaceHits: hits, keyspaceMisses: misses, lookups, ...(sample ? { sampledKeys: sample.sampled, queueKeys: sample.queueKeys, opsbookKeys: sample.ownKeys } : {}) }];
   if (lookups < HIT_RATE_MIN_LOOKUPS) {
     return ok(`only ${lookups} key lookup(s) since Redis started: too few to judge the hit rate`, { details });
   }
   const rate = Math.round((hits / lookups) * 1000) / 10;
   if (rate < t.hitRateWarnPct) {
+    if (isQueueOnly(sample)) {
+      return ok(
+        `keyspace hit rate ${rate}% not graded: this Redis serves queues only (of ${sample.sampled} sampled keys, ${sample.queueKeys} are BullMQ's ${sample.prefixes[0]}*${sample.ownKeys ? ` and ${sample.ownKeys} Opsbook's own ${sample.prefixes[1]}*` : ''}), and queues miss by design`,
+        { value: rate, unit: '%', details },
+      );
+    }
     return warn(`keyspace hit rate ${rate}% (${hits} hits, ${misses} misses), below ${t.hitRateWarnPct}%`, {
       value: rate,
       unit: '%',
       details,
       hint: {
-        text: 'Most lookups miss. For a cache, check key names and TTLs (keys expiring before they are read). A Redis used mostly for queues or rate limits misses by design: lower hitRateWarnPct for it.',
+        text: 'Most lookups miss. For a cache, check key names and TTLs (keys expiring before they are read). A Redis holding only BullMQ keys is not graded; one used for other non-cache data misses by design too: lower hitRateWarnPct for it.',
       },
     });
   }
@@ -225,12 +265,12 @@ export function parseSlowlog(value: unknown): SlowlogRow[] {
 // ---------------------------------------------------------------------------------------------------
 // The shared round trip
 
-const PIPELINE = [['PING'], ['INFO'], ['DBSIZE'], ['SLOWLOG', 'GET', 10]];
+const PIPELINE = [['PING'], ['INFO'], ['DBSIZE'], ['SLOWLOG', 'GET', 10], ['SCAN', '0', 'COUNT', KEY_SAMPLE]];
 
 type Probe =
   | { kind: 'memory' }
   | { kind: 'down'; error: string }
-  | { kind: 'answered'; driver: RedisClient['driver']; rttMs: number; ping: PipelineResult; info: PipelineResult; dbsize: PipelineResult; slowlog: PipelineResult };
+  | { kind: 'answered'; driver: RedisClient['driver']; rttMs: number; ping: PipelineResult; info: PipelineResult; dbsize: PipelineResult; slowlog: PipelineResult; scan?: PipelineResult };
 
 /** One probe per diagnostics run: the run's CheckContext is the key, so the six checks share it. */
 const probes = new WeakMap<CheckContext, Promise<Probe>>();
@@ -252,9 +292,9 @@ async function runProbe(redis: RedisClient, timeoutMs: number): Promise<Probe> {
     // A little under the check's own limit, so the checks say "Redis did not answer", not "timed out".
     const res = await withTimeout(() => redis.pipeline(PIPELINE), Math.max(1, Math.floor(timeoutMs * 0.9)), 'redis diagnostics pipeline');
     const rttMs = Math.round((performance.now() - start) * 10) / 10;
-    const [ping, info, dbsize, slowlog] = res;
+    const [ping, info, dbsize, slowlog, scan] = res;
     if (!ping || !info || !dbsize || !slowlog) return { kind: 'down', error: `the pipeline answered ${res.length} of ${PIPELINE.length} replies` };
-    return { kind: 'answered', driver: redis.driver, rttMs, ping, info, dbsize, slowlog };
+    return { kind: 'answered', driver: redis.driver, rttMs, ping, info, dbsize, slowlog, ...(scan ? { scan } : {}) };
   } catch (err) {
     return { kind: 'down', error: redactSecrets(messageOf(err)).slice(0, 300) };
   }
@@ -286,14 +326,20 @@ function infoOf(p: Extract<Probe, { kind: 'answered' }>): RedisInfo | CheckOutco
   return parseInfo(p.info.value);
 }
 
-function withInfo(grade: (info: RedisInfo, ctx: CheckContext) => CheckOutcome) {
+function withInfo(grade: (info: RedisInfo, ctx: CheckContext, p: Extract<Probe, { kind: 'answered' }>) => CheckOutcome) {
   return async (ctx: CheckContext): Promise<CheckOutcome> => {
     const p = await probe(ctx);
     const none = notAnswered(p);
     if (none || p.kind !== 'answered') return none!;
     const info = infoOf(p);
-    return 'status' in info ? (info as CheckOutcome) : grade(info, ctx);
+    return 'status' in info ? (info as CheckOutcome) : grade(info, ctx, p);
   };
+}
+
+/** The current database's key sample, counted against the BullMQ prefix and Opsbook's own. */
+function keySampleOf(p: Extract<Probe, { kind: 'answered' }>, config: CheckContext['config']): KeySample | undefined {
+  if (!p.scan?.ok) return undefined;
+  return sampleKeys(p.scan.value, `${config.checks.queues.prefix}:`, redisKeyPrefixOf(config));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -375,7 +421,7 @@ export const family: CheckFamily = {
       check('redis.ping', 'Redis round trip', 'P2', runPing),
       check('redis.memory', 'Redis memory', 'P2', withInfo((info, ctx) => gradeMemory(info, ctx.config.checks.redis.thresholds))),
       check('redis.clients', 'Redis clients', 'P3', withInfo((info) => gradeClients(info))),
-      check('redis.hit-rate', 'Redis keyspace hit rate', 'P4', withInfo((info, ctx) => gradeHitRate(info, ctx.config.checks.redis.thresholds))),
+      check('redis.hit-rate', 'Redis keyspace hit rate', 'P4', withInfo((info, ctx, p) => gradeHitRate(info, ctx.config.checks.redis.thresholds, keySampleOf(p, ctx.config)))),
       check('redis.dbsize', 'Redis keys', 'P4', runDbsize),
       check('redis.slowlog', 'Redis slow log', 'P3', runSlowlog),
     ];
