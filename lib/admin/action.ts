@@ -15,6 +15,8 @@ export interface ActionContext {
   ip: string;
   userAgent: string;
   now: Date;
+  /** The request carried its dry run's confirm token, verified and spent: the audit row says so. */
+  confirmed?: boolean;
 }
 
 /** What an action answers: what changed (or, in a dry run, what would), with a sample and a count. */

@@ -37,8 +37,8 @@ export function audited(ctx: ActionContext, entry: AuditEntry, sql: { ctes: stri
   const p = (i: number) => `$${n + i}`;
   const text = `WITH ${sql.ctes},
   audit AS (
-    INSERT INTO opsbook.audit_log (actor, role, action, target, params, before, after, result, request_id, ip, user_agent, client_request_id)
-    SELECT ${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}::jsonb, ${sql.before}, ${sql.after}, ${sql.result}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}
+    INSERT INTO opsbook.audit_log (actor, role, action, target, params, before, after, result, request_id, ip, user_agent, client_request_id, confirmed)
+    SELECT ${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}::jsonb, ${sql.before}, ${sql.after}, ${sql.result}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}, ${p(10)}::boolean
     RETURNING id, result
   )
   SELECT (SELECT id FROM audit) AS audit_id, (SELECT result FROM audit) AS result, ${sql.before} AS before, ${sql.after} AS after${sql.select ? `, ${sql.select}` : ''}`;
@@ -55,6 +55,7 @@ export function audited(ctx: ActionContext, entry: AuditEntry, sql: { ctes: stri
       ctx.ip,
       ctx.userAgent.slice(0, 300),
       ctx.clientRequestId ?? null,
+      ctx.confirmed === true,
     ],
   };
 }
@@ -62,8 +63,8 @@ export function audited(ctx: ActionContext, entry: AuditEntry, sql: { ctes: stri
 /** A standalone audit row, for changes outside Postgres (Redis, queues): written right after the change. */
 export function auditRow(ctx: ActionContext, entry: AuditEntry & { before?: unknown; after?: unknown; result: string }): Statement {
   return {
-    text: `INSERT INTO opsbook.audit_log (actor, role, action, target, params, before, after, result, request_id, ip, user_agent, client_request_id)
-           VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8, $9, $10, $11, $12) RETURNING id`,
+    text: `INSERT INTO opsbook.audit_log (actor, role, action, target, params, before, after, result, request_id, ip, user_agent, client_request_id, confirmed)
+           VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8, $9, $10, $11, $12, $13) RETURNING id`,
     params: [
       ctx.actor.name,
       ctx.actor.role,
@@ -77,6 +78,7 @@ export function auditRow(ctx: ActionContext, entry: AuditEntry & { before?: unkn
       ctx.ip,
       ctx.userAgent.slice(0, 300),
       ctx.clientRequestId ?? null,
+      ctx.confirmed === true,
     ],
   };
 }

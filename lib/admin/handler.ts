@@ -173,6 +173,7 @@ export function adminRoute(def: ActionDefinition): (request: Request) => Promise
         const current = await def.run(ctx, params, { dryRun: true });
         verifyConfirm(secret, confirm, { ...signed, plan: planHash(planOf(current)) });
         await spendConfirm(deps.db, confirm, now);
+        ctx.confirmed = true;
       }
       const result = await def.run(ctx, params, { dryRun });
       const body = {

@@ -18,7 +18,8 @@ import { loadTrends } from './trends.js';
 import { areaOf } from './transitions.js';
 import { alertKey, evaluateAlerts, type Evaluated } from '../alerts/evaluate.js';
 import { openWindows } from '../alerts/maintenance.js';
-import { claimAlert, loadStates, writeStateStatement } from '../alerts/store.js';
+import { claimAlert, loadStates } from '../alerts/store.js';
+import { stateWriteWithIncident } from '../incidents/record.js';
 import { MAINTENANCE_KEY, maintenanceState } from '../flags-reader.js';
 
 export interface ChecklistRunOptions {
@@ -413,7 +414,8 @@ async function storeRun(
         text: `UPDATE opsbook.job_runs SET status = 'ok', finished_at = $2, summary = $3::jsonb WHERE id = $1`,
         params: [runId, new Date().toISOString(), JSON.stringify(counts)],
       },
-      ...stateWrites.map((e) => writeStateStatement(e.key, e.step.next, e.prevVersion, checklist, now)),
+      // An incident opened or resolved is recorded by its state write's statement (lib/incidents/record.ts).
+      ...stateWrites.map((e) => stateWriteWithIncident(e, items, checklist, now)),
     ],
     { readOnly: false },
   );

@@ -286,6 +286,18 @@ MIGRATIONS.push(
   "CREATE INDEX IF NOT EXISTS notifications_pending ON opsbook.notifications (next_attempt_at) WHERE status = 'pending'",
 );
 
+/**
+ * Incident records (lib/incidents/): an incident opened while a maintenance window muted its check is
+ * recorded too, marked, with the window's title. Audit rows say whether the action ran with the confirm
+ * token of its dry run (`confirmed`; NULL on rows written before this column, and on system rows).
+ */
+MIGRATIONS.push(
+  'ALTER TABLE opsbook.incidents ADD COLUMN IF NOT EXISTS muted boolean NOT NULL DEFAULT false',
+  'ALTER TABLE opsbook.incidents ADD COLUMN IF NOT EXISTS muted_by text',
+  "CREATE INDEX IF NOT EXISTS incidents_resolved ON opsbook.incidents (resolved_at) WHERE resolved_at IS NOT NULL",
+  'ALTER TABLE opsbook.audit_log ADD COLUMN IF NOT EXISTS confirmed boolean',
+);
+
 const LOCK_KEY = 7_341_559; // any constant; identifies Opsbook's migration lock in pg_locks
 
 export function schemaStatements(): Statement[] {
