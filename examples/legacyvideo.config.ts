@@ -10,6 +10,11 @@ import { defineConfig } from '../lib/config/define.js';
  * duration_ms) and email_deliveries (created_at, status) written by the worker for each send. Queues:
  * the runbook's `bull:email:*` and `bull:release-process:*`. Hostnames are placeholders
  * (the runbook's "your-domain.com"); RESEND_API_AUTHORIZATION holds "Bearer re_…".
+ *
+ * No host of LegacyVideo's runs examples/host-agent.sh: the API and worker are Railway services and the
+ * web is on Vercel, so the runbook's infrastructure alerts (disk > 90 %, memory > 80 %, CPU) are read on
+ * Railway's metrics dashboard, a manual item. What does run as a job are the two backups, and they push
+ * the size of their dump with their ping (backup_bytes), graded by a floor and against their own history.
  */
 const HOUR = 3600;
 const DAY = 24 * HOUR;
@@ -86,18 +91,29 @@ export default defineConfig({
       },
     ],
   },
+  // A dump under half the size of its usual is a broken one, even when the job exited 0: the hourly one
+  // against the 7-day median of the daily checks, the off-site one against its previous check.
+  baselines: {
+    'heartbeat.db-backup.backup_bytes': { vs: 'median-7d', failPct: 50, direction: 'below' },
+    'heartbeat.offsite-backup.backup_bytes': { vs: 'previous', failPct: 50, direction: 'below' },
+  },
   heartbeats: [
     {
-      // Database failure: RPO 1 hour. The hourly backup job (Railway cron) pings when it finishes.
+      // Database failure: RPO 1 hour. The hourly backup job (Railway cron) pings when it finishes, with its
+      // exit code and the dump's size, failed or not:
+      //   pg_dump $DATABASE_URL > $f; rc=$?; curl -fsS -m 10 --retry 5 -H "Authorization: Bearer $OPSBOOK_HEARTBEAT_TOKEN" \
+      //     -H 'content-type: application/json' -d "{\"metrics\":{\"backup_bytes\":$(wc -c < $f)}}" https://<opsbook>/api/heartbeats/db-backup/$rc
       name: 'db-backup',
       title: 'Hourly database backup',
       periodSeconds: HOUR,
       graceSeconds: 15 * 60,
       rpoSeconds: HOUR,
       severity: 'P1',
+      // Under 1 MB is an empty dump (a placeholder: set it from your dump's usual size).
+      metrics: { backup_bytes: { title: 'Hourly dump size', unit: 'bytes', fail: 1_000_000, direction: 'below' } },
     },
     {
-      // Complete outage: RPO 24 hours. The off-site export:
+      // Complete outage: RPO 24 hours. The off-site export, with the same ping as the hourly one:
       //   railway run --service api pg_dump $DATABASE_URL > backup-$(date +%Y%m%d).sql && upload to S3
       name: 'offsite-backup',
       title: 'Daily off-site pg_dump',
@@ -105,6 +121,7 @@ export default defineConfig({
       graceSeconds: 2 * HOUR,
       rpoSeconds: DAY,
       severity: 'P2',
+      metrics: { backup_bytes: { title: 'Off-site dump size', unit: 'bytes', fail: 1_000_000, direction: 'below' } },
     },
   ],
   checklists: [
@@ -126,6 +143,7 @@ export default defineConfig({
         // Worker not processing jobs, failed email jobs.
         { check: 'queues' },
         { check: 'heartbeat.db-backup' },
+        // No host to push them: Railway's metrics, read on its dashboard.
         { manual: 'Monitor disk usage (Railway dashboard); page at > 90 %, warn at memory > 80 %', owner: 'on-call', link: 'https://railway.app/project/example-project' },
       ],
     },

@@ -13,6 +13,11 @@ import { defineConfig } from '../lib/config/define.js';
  * error rate and response time. If requests are not logged to Postgres, drop those two metrics and
  * read them from Vercel Analytics by hand (a manual item).
  *
+ * There is no host of VocaVision's to run examples/host-agent.sh on: the app is Vercel functions, the
+ * database and Redis are managed services, so "review resource utilization" stays a dashboard item. The
+ * one job that runs on a machine is the nightly pg_dump (from whatever cron or CI schedule runs it), and
+ * it pushes the dump's size with its ping.
+ *
  * Secrets stay in the environment: VERCEL_API_AUTHORIZATION and SENTRY_API_AUTHORIZATION hold the whole
  * header value ("Bearer <token>"); without them those two checks report `skipped`, never fail.
  */
@@ -147,15 +152,26 @@ export default defineConfig({
       },
     ],
   },
+  // "Verify: Database backups successful", weekly: a dump under half the size of last week's is not one.
+  baselines: {
+    'heartbeat.db-backup.backup_bytes': { vs: 'previous', failPct: 50, direction: 'below' },
+  },
   heartbeats: [
     {
-      // The nightly `pg_dump $DATABASE_URL | gzip > backup_….sql.gz` pings when it finishes.
+      // The nightly `pg_dump $DATABASE_URL | gzip > backup_….sql.gz` pings when it finishes, with the file's size:
+      //   f=backup_$(date +%Y%m%d).sql.gz; pg_dump $DATABASE_URL | gzip > $f; rc=$?; \
+      //   curl -fsS -m 10 --retry 5 -H "Authorization: Bearer $OPSBOOK_HEARTBEAT_TOKEN" -H 'content-type: application/json' \
+      //     -d "{\"metrics\":{\"backup_bytes\":$(wc -c < $f)}}" https://<opsbook>/api/heartbeats/db-backup/$rc
+      // The pipeline's exit code is gzip's: when pg_dump fails, gzip still exits 0 on a 20-byte file, and
+      // only the size shows it.
       name: 'db-backup',
       title: 'Nightly pg_dump',
       cron: '0 3 * * *',
       graceSeconds: 3 * 3600,
       rpoSeconds: DAY + 6 * 3600,
       severity: 'P2',
+      // Under 1 MB is an empty dump (a placeholder: set it from your compressed dump's usual size).
+      metrics: { backup_bytes: { title: 'Nightly dump size (gzip)', unit: 'bytes', fail: 1_000_000, direction: 'below' } },
     },
   ],
   checklists: [

@@ -62,10 +62,12 @@ const COVERAGE: CoverageRow[] = [
   },
   {
     item: 'RTO / RPO table',
-    kind: 'heartbeat',
+    kind: 'heartbeat + pushed dump size (baseline)',
     by: [
       { heartbeat: 'db-backup', rpoSeconds: 3600 },
+      { check: 'heartbeat.db-backup.backup_bytes' },
       { heartbeat: 'offsite-backup', rpoSeconds: 86_400 },
+      { check: 'heartbeat.offsite-backup.backup_bytes' },
     ],
   },
 ];
@@ -148,15 +150,16 @@ describe('LegacyVideo example (examples/legacyvideo.config.ts, runbook 003)', ()
 
     vi.stubEnv('RESEND_API_AUTHORIZATION', RESEND);
 
-    // The hourly backup succeeded at 06:00 and has failed every hour since (exit code 1): past its 1 h RPO.
-    // The daily off-site dump runs at 01:00.
+    // The hourly backup succeeded at 06:00 (a 312 MB dump) and has failed every hour since (exit code 1,
+    // pg_dump leaving an empty file): past its 1 h RPO, and its size under the floor. The daily off-site
+    // dump runs at 01:00. Each job pings with its exit code and the dump's size.
     runs = await runEveryChecklist(s, config, base, async (now) => {
       const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-      await ping(s.deps, config, 'offsite-backup', plus(day, hours(1)), '0');
+      await ping(s.deps, config, 'offsite-backup', plus(day, hours(1)), '0', { backup_bytes: 318_767_104 });
       if (day.getTime() === base.getTime() && now.getTime() === plus(base, hours(9)).getTime()) {
-        await ping(s.deps, config, 'db-backup', plus(day, hours(6)), '0');
-        await ping(s.deps, config, 'db-backup', plus(day, hours(7)), '1');
-        await ping(s.deps, config, 'db-backup', plus(day, hours(8)), '1');
+        await ping(s.deps, config, 'db-backup', plus(day, hours(6)), '0', { backup_bytes: 312_475_648 });
+        await ping(s.deps, config, 'db-backup', plus(day, hours(7)), '1', { backup_bytes: 0 });
+        await ping(s.deps, config, 'db-backup', plus(day, hours(8)), '1', { backup_bytes: 0 });
       }
     });
   });
@@ -231,9 +234,28 @@ describe('LegacyVideo example (examples/legacyvideo.config.ts, runbook 003)', ()
       'check:queues.failed': 'ok',
     });
     expect(runs.get('quarterly')!.items.get('check:heartbeat.offsite-backup')!.status).toBe('ok');
-    const failing = section(daily.result.text, 'FAILING (2)');
+    const failing = section(daily.result.text, 'FAILING (3)');
     expect(failing).toContain('(heartbeat.db-backup)');
+    expect(failing).toContain('(heartbeat.db-backup.backup_bytes)');
     expect(failing).toContain('(queues.stuck)');
+  });
+
+  it("the backups' pushed sizes are checks: the hourly job's empty dump fails under the 1 MB floor, the 319 MB off-site dump is ok", () => {
+    const daily = runs.get('daily')!;
+    expect(daily.items.get('check:heartbeat.db-backup.backup_bytes')).toMatchObject({
+      status: 'fail',
+      summary: 'backup_bytes 0 bytes (fail below 1000000), reported 1 h 0 min ago; baseline: not enough history yet (0 of 3 stored runs)',
+    });
+    expect(statuses(runs.get('weekly')!, ['check:heartbeat.db-backup.backup_bytes', 'check:heartbeat.offsite-backup.backup_bytes'])).toEqual({
+      'check:heartbeat.db-backup.backup_bytes': 'fail',
+      'check:heartbeat.offsite-backup.backup_bytes': 'ok',
+    });
+    expect(runs.get('weekly')!.items.get('check:heartbeat.offsite-backup.backup_bytes')!.summary).toMatch(/^backup_bytes 318767104 bytes \(fail below 1000000\), reported 8 h 0 min ago; baseline: /);
+    // The quarterly run's baseline for the off-site dump is the weekly run's, an hour before: unchanged.
+    expect(runs.get('quarterly')!.items.get('check:heartbeat.offsite-backup.backup_bytes')).toMatchObject({
+      status: 'ok',
+      summary: 'backup_bytes 318767104 bytes (fail below 1000000), reported 9 h 0 min ago; 0 % above the previous run (318767104)',
+    });
   });
 
   it('monthly: audit logs older than a year are deleted in audited batches, newer ones kept; VACUUM ANALYZE runs', async () => {

@@ -7,7 +7,7 @@ import { closedPort } from '../support/faults.js';
 import { createCertFactory, type CertFactory } from '../support/net/certs.js';
 import { REDIS_URL } from '../support/services.js';
 import { coverageProblems, type CoverageRow } from './support/coverage.js';
-import { days, hours, openScenario, ping, plus, runEveryChecklist, runProblems, scenarioBase, section, statuses, type ChecklistRun, type Scenario } from './support/scenario.js';
+import { days, flat, hours, openScenario, ping, plus, runEveryChecklist, runProblems, scenarioBase, section, statuses, type ChecklistRun, type Scenario } from './support/scenario.js';
 import { localize, offMachineTargets, startInternet, startTcpListener, startTls, type Internet } from './support/world.js';
 
 /**
@@ -16,9 +16,21 @@ import { localize, offMachineTargets, startInternet, startTcpListener, startTls,
  */
 const COVERAGE: CoverageRow[] = [
   { item: 'migrations (db push / migrate deploy)', kind: 'manual', by: [{ manual: /prisma migrate deploy/ }] },
-  { item: 'pg_dump backup / restore', kind: 'heartbeat `db-backup`', by: [{ heartbeat: 'db-backup' }, { manual: /pg_restore/ }] },
-  { item: 'restart server, log levels', kind: 'manual', by: [{ manual: /pm2 restart vivim-server/ }, { manual: /LOG_LEVEL/ }] },
-  { item: 'high memory: stuck sync / extraction pipelines', kind: 'check', by: [{ check: 'queues.backlog' }, { check: 'queues.stuck' }] },
+  {
+    item: 'pg_dump backup / restore',
+    kind: 'heartbeat `db-backup` + pushed dump size (baseline) + manual',
+    by: [{ heartbeat: 'db-backup' }, { check: 'heartbeat.db-backup.backup_bytes' }, { manual: /pg_restore/ }],
+  },
+  {
+    item: 'restart server, log levels',
+    kind: 'pushed host metric (pm2) + manual',
+    by: [{ check: 'heartbeat.server.pm2_not_online' }, { manual: /pm2 restart vivim-server/ }, { manual: /LOG_LEVEL/ }],
+  },
+  {
+    item: 'high memory: stuck sync / extraction pipelines',
+    kind: 'check + pushed host metric',
+    by: [{ check: 'queues.backlog' }, { check: 'queues.stuck' }, { check: 'heartbeat.server.mem_used_pct' }],
+  },
   {
     item: 'Redis cache failure, `redis-cli ping`, REDIS_URL correct',
     kind: 'check',
@@ -97,10 +109,13 @@ describe('VIVIM example (examples/vivim.config.ts, runbook 000)', () => {
     vi.stubEnv('DATABASE_URL', s.harness.database!.url);
     vi.stubEnv('REDIS_URL', REDIS_URL);
 
-    // The host's backup cron runs pg_dump at 02:00 every night and pings when it finishes.
+    // The host's backup cron runs pg_dump at 02:00 every night and pings when it finishes, with the dump's
+    // size. examples/host-agent.sh pushes memory and pm2 every five minutes: its latest push, a minute
+    // before the run, finds vivim-server errored in pm2 (the intended metric failure) and memory normal.
     runs = await runEveryChecklist(s, config, base, async (now) => {
       const night = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), 2, 5));
-      await ping(s.deps, config, 'db-backup', night, '0');
+      await ping(s.deps, config, 'db-backup', night, '0', { backup_bytes: 184_320_512 });
+      await ping(s.deps, config, 'server', new Date(now.getTime() - 60_000), undefined, { mem_used_pct: 58.3, pm2_not_online: 1 });
     });
   });
 
@@ -147,7 +162,7 @@ describe('VIVIM example (examples/vivim.config.ts, runbook 000)', () => {
     expect(internet.unknown).toEqual([]);
   });
 
-  it('a bootstrap node refusing connections fails tcp.bootstrap-2 and leads the report; the reachable one and both certificates are ok', () => {
+  it('a bootstrap node refusing connections fails tcp.bootstrap-2 and leads the report with the errored pm2 process; the reachable node and both certificates are ok', () => {
     const daily = runs.get('daily')!;
     expect(statuses(daily, ['check:tcp.bootstrap-1', 'check:tcp.bootstrap-2', 'check:tls.bootstrap-1-wss', 'check:tls.bootstrap-2-wss'])).toEqual({
       'check:tcp.bootstrap-1': 'ok',
@@ -158,8 +173,10 @@ describe('VIVIM example (examples/vivim.config.ts, runbook 000)', () => {
     expect(daily.items.get('check:tcp.bootstrap-2')!.summary).toMatch(/refused/i);
     // The first failing run is `degraded`: the alert waits for a second one (alerts.alertAfter, default 2).
     expect(daily.result.transitions.newFailures).toEqual([]);
-    expect(daily.result.text).toContain('Degraded, not alerted yet: tcp.bootstrap-2 (1 of 2 failing runs)');
-    expect(section(daily.result.text, 'FAILING (1)')).toContain('(tcp.bootstrap-2)');
+    expect(flat(daily.result.text)).toContain('Degraded, not alerted yet: tcp.bootstrap-2 (1 of 2 failing runs), heartbeat.server.pm2_not_online (1 of 2 failing runs)');
+    const failing = section(daily.result.text, 'FAILING (2)');
+    expect(failing).toContain('(tcp.bootstrap-2)');
+    expect(failing).toContain('(heartbeat.server.pm2_not_online)');
   });
 
   it('pipelines whose worker keeps up are neither backlogged nor stuck; the nightly pg_dump heartbeat is up; REDIS_URL is set and Redis answers', () => {
@@ -174,6 +191,24 @@ describe('VIVIM example (examples/vivim.config.ts, runbook 000)', () => {
     expect(daily.items.get('check:queues.backlog')!.summary).toMatch(/^2 queue\(s\)/);
     // Redis answers; ok or warn depends on how fast (latency over 100 ms warns), not on the scenario.
     expect(daily.items.get('check:redis.ping')!.summary).toMatch(/^PONG in /);
+  });
+
+  it("the server's pushed figures are checks: vivim-server errored in pm2 fails, memory is fine; the dump's size is graded", () => {
+    const daily = runs.get('daily')!;
+    expect(
+      statuses(daily, ['check:heartbeat.server', 'check:heartbeat.server.pm2_not_online', 'check:heartbeat.server.mem_used_pct', 'check:heartbeat.db-backup.backup_bytes']),
+    ).toEqual({
+      'check:heartbeat.server': 'ok',
+      'check:heartbeat.server.pm2_not_online': 'fail',
+      'check:heartbeat.server.mem_used_pct': 'ok',
+      'check:heartbeat.db-backup.backup_bytes': 'ok',
+    });
+    expect(daily.items.get('check:heartbeat.server.pm2_not_online')!.summary).toBe('pm2_not_online 1 (fail above 0), reported 1 min 0 s ago');
+    expect(daily.items.get('check:heartbeat.server.mem_used_pct')!.summary).toBe('mem_used_pct 58.3 % (warn above 85, fail above 95), reported 1 min 0 s ago');
+    // The baseline ("dropped more than 50 %" against the 7-day median) waits for three stored runs.
+    expect(daily.items.get('check:heartbeat.db-backup.backup_bytes')!.summary).toMatch(
+      /^backup_bytes 184320512 bytes \(fail below 1000000\), reported 5 h 55 min ago; baseline: not enough history yet \(0 of 3 stored runs\)$/,
+    );
   });
 
   it('the weekly run prunes Opsbook history and lists the migration, restore-test and log-level to-dos', () => {

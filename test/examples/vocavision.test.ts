@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import example from '../../examples/vocavision.config.js';
+import { runChecklist } from '../../lib/checklists/run.js';
+import type { CheckStatus } from '../../lib/checks/types.js';
 import { referenceProblems } from '../../lib/cli/check-config.js';
 import { parseConfig, type OpsbookConfig } from '../../lib/config/index.js';
 import { createCertFactory, type CertFactory } from '../support/net/certs.js';
 import { startDnsServer, type TestDnsServer } from '../support/net/dns-server.js';
 import { coverageProblems, type CoverageRow } from './support/coverage.js';
-import { days, hours, openScenario, ping, plus, runEveryChecklist, runProblems, scenarioBase, section, statuses, type ChecklistRun, type Scenario } from './support/scenario.js';
+import { days, expectedKeys, hours, openScenario, ping, plus, runEveryChecklist, runProblems, scenarioBase, section, statuses, type ChecklistRun, type Scenario } from './support/scenario.js';
 import { localize, offMachineTargets, startInternet, startTls, statusJson, type Internet } from './support/world.js';
 
 /** Runbook 001 (VocaVision), COVERAGE.md item by item, and where examples/vocavision.config.ts covers it. */
@@ -42,7 +44,15 @@ const COVERAGE: CoverageRow[] = [
     item: 'weekly: slow query log, SSL expiry, backups verified, db growth rate',
     kind: 'check',
     // Growth rate: postgres.database-size stores a size snapshot each run; the report's trends compare them.
-    by: [{ check: 'postgres.slow-queries' }, { check: 'tls.vocavision-com' }, { check: 'tls.api-vocavision-com' }, { heartbeat: 'db-backup' }, { check: 'postgres.database-size' }],
+    // Backups verified: the nightly pg_dump's ping, and the size it pushes (graded, and against last week's).
+    by: [
+      { check: 'postgres.slow-queries' },
+      { check: 'tls.vocavision-com' },
+      { check: 'tls.api-vocavision-com' },
+      { heartbeat: 'db-backup' },
+      { check: 'heartbeat.db-backup.backup_bytes' },
+      { check: 'postgres.database-size' },
+    ],
   },
   {
     item: 'monthly (first Monday): inactive accounts, API keys due for rotation',
@@ -119,6 +129,7 @@ describe('VocaVision example (examples/vocavision.config.ts, runbook 001)', () =
   let runs: Map<string, ChecklistRun>;
   const base = scenarioBase();
   let before: { audit: number; session: number };
+  let lastWeek: ChecklistRun;
 
   beforeAll(async () => {
     s = await openScenario();
@@ -182,8 +193,15 @@ describe('VocaVision example (examples/vocavision.config.ts, runbook 001)', () =
     vi.stubEnv('VERCEL_API_AUTHORIZATION', VERCEL);
     vi.stubEnv('SENTRY_API_AUTHORIZATION', SENTRY);
 
-    // The intended failure: the nightly pg_dump last succeeded three days before, then stopped pinging.
-    await ping(s.deps, config, 'db-backup', plus(base, -days(3) + hours(3)), '0');
+    // The nightly pg_dump pings at 03:10 with the size of its .sql.gz. Last week's weekly run saw a 48 MB
+    // dump: it is the baseline this week's is compared with.
+    const nightly = (night: Date, bytes: number) => ping(s.deps, config, 'db-backup', plus(night, hours(3) + 10 * 60_000), '0', { backup_bytes: bytes });
+    await nightly(plus(base, -days(7)), 48_213_775);
+    lastWeek = await runOnce(s, config, 'weekly', plus(base, -days(7) + hours(10)));
+    for (let n = 6; n >= 1; n--) await nightly(plus(base, -days(n)), 48_213_775 + (7 - n) * 40_960);
+    // The intended failure: last night pg_dump could not connect, but the pipe's exit code is gzip's (0), so
+    // the job pinged success with an empty 20-byte .sql.gz.
+    await nightly(base, 20);
     runs = await runEveryChecklist(s, config, base);
   });
 
@@ -217,7 +235,8 @@ describe('VocaVision example (examples/vocavision.config.ts, runbook 001)', () =
     expect([...runs.keys()].sort()).toEqual(['monthly', 'morning', 'quarterly', 'weekly']);
     expect([...runs.values()].flatMap((r) => runProblems(config, r))).toEqual([]);
     expect(internet.unknown).toEqual([]);
-    expect(s.outboxFiles().filter((f) => f.endsWith('.json'))).toHaveLength(4);
+    // Four reports, and last week's weekly one.
+    expect(s.outboxFiles().filter((f) => f.endsWith('.json'))).toHaveLength(5);
   });
 
   it('the morning checklist reads the status page, Vercel and Sentry with tokens from the environment, never printed', () => {
@@ -244,17 +263,32 @@ describe('VocaVision example (examples/vocavision.config.ts, runbook 001)', () =
     expect(morning.items.get('check:sql.error-rate')!.summary).toBe('0.2 %: above the warn threshold 0.1');
   });
 
-  it('a nightly backup silent for three days fails the weekly check on its RPO; certificates, DNS and VACUUM ANALYZE are fine', () => {
+  it('last week the 48 MB nightly dump was ok; last night’s exited 0 as a 20-byte file: its size fails (under 1 MB, and under half of last week’s) while the ping itself is up', () => {
+    expect(lastWeek.now.toISOString()).toBe(plus(base, -days(7) + hours(10)).toISOString());
+    expect(runProblems(config, lastWeek)).toEqual([]);
+    expect(statuses(lastWeek, ['check:heartbeat.db-backup', 'check:heartbeat.db-backup.backup_bytes'])).toEqual({
+      'check:heartbeat.db-backup': 'ok',
+      'check:heartbeat.db-backup.backup_bytes': 'ok',
+    });
+    expect(lastWeek.items.get('check:heartbeat.db-backup.backup_bytes')!.summary).toBe(
+      'backup_bytes 48213775 bytes (fail below 1000000), reported 6 h 50 min ago; baseline: not enough history yet (0 of 1 stored run)',
+    );
     const weekly = runs.get('weekly')!;
-    expect(statuses(weekly, ['check:heartbeat.db-backup', 'check:tls.vocavision-com', 'check:tls.api-vocavision-com', 'check:dns.vocavision-com-a', 'task:0:vacuum-analyze'])).toEqual({
-      'check:heartbeat.db-backup': 'fail',
+    expect(
+      statuses(weekly, ['check:heartbeat.db-backup', 'check:heartbeat.db-backup.backup_bytes', 'check:tls.vocavision-com', 'check:tls.api-vocavision-com', 'check:dns.vocavision-com-a', 'task:0:vacuum-analyze']),
+    ).toEqual({
+      'check:heartbeat.db-backup': 'ok',
+      'check:heartbeat.db-backup.backup_bytes': 'fail',
       'check:tls.vocavision-com': 'ok',
       'check:tls.api-vocavision-com': 'ok',
       'check:dns.vocavision-com-a': 'ok',
       'task:0:vacuum-analyze': 'ok',
     });
-    expect(weekly.items.get('check:heartbeat.db-backup')!.summary).toMatch(/^RPO of 1 d 6 h exceeded/);
-    expect(section(weekly.result.text, 'FAILING (1)')).toContain('(heartbeat.db-backup)');
+    expect(weekly.items.get('check:heartbeat.db-backup')!.summary).toMatch(/^up: last success 6 h 50 min ago/);
+    expect(weekly.items.get('check:heartbeat.db-backup.backup_bytes')!.summary).toBe(
+      'backup_bytes 20 bytes (fail below 1000000), reported 6 h 50 min ago; 100 % below the previous run (48213775): fail at 50 %',
+    );
+    expect(section(weekly.result.text, 'FAILING (1)')).toContain('(heartbeat.db-backup.backup_bytes)');
   });
 
   it('the first-Monday run lists 2 inactive accounts and 1 API key due for rotation, and deletes audit_logs over 90 d and session_logs over 30 d', async () => {
@@ -290,3 +324,15 @@ describe('VocaVision example (examples/vocavision.config.ts, runbook 001)', () =
     expect(quarterly.result.text).toContain('last done 2024-01-15');
   });
 });
+
+/** One scheduled run of a checklist at `at`, with its stored results (as runEveryChecklist collects them). */
+async function runOnce(s: Scenario, config: OpsbookConfig, id: string, at: Date): Promise<ChecklistRun> {
+  const result = await runChecklist(s.deps, config, id, at, { mode: 'scheduled' });
+  if (result.status !== 'completed') throw new Error(`checklist ${id} at ${at.toISOString()}: ${result.status}`);
+  const { rows } = await s.admin.query<{ item_key: string; kind: string; status: CheckStatus; summary: string }>(
+    'SELECT item_key, kind, status, summary FROM opsbook.run_results WHERE run_id = $1',
+    [result.runId],
+  );
+  const list = config.checklists.find((l) => l.id === id)!;
+  return { id, now: at, result, items: new Map(rows.map((r) => [r.item_key, { kind: r.kind, status: r.status, summary: r.summary }])), expectedKeys: expectedKeys(config, list) };
+}
