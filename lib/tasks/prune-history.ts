@@ -17,7 +17,9 @@ import { pruneHistoryParams } from './params.js';
  * - the latest successful run of each checklist: the next run's transitions (new failure / still
  *   failing) and the missed-run check read it, so a checklist scheduled less often than the retention
  *   keeps working;
- * - the latest snapshot of each kind: the next diagnostics run diffs against it.
+ * - the latest snapshot of each kind: the next diagnostics run diffs against it;
+ * - an incident still open, and a notification still pending delivery.
+ * Incidents resolved before the cutoff go, with the notifications about them.
  * Deleting a run cascades to its results and report. Audit rows are append-only: their delete runs with
  * `set_config('opsbook.pruning', 'on', true)` in the same transaction, which the trigger lets through.
  *
@@ -61,6 +63,15 @@ const TARGETS: Target[] = [
     batchSize: 1000,
   },
   { table: 'opsbook.heartbeat_pings', label: 'heartbeat pings', condition: 'x.received_at < $1', batchSize: 1000 },
+  // An incident resolved before the cutoff, and the notifications about it (subject `<alert key>#<seq>`),
+  // these first; an open incident stays whatever its age, and so does a notification still pending.
+  {
+    table: 'opsbook.notifications',
+    label: 'notifications of resolved incidents',
+    condition: `x.status <> 'pending' AND EXISTS (SELECT 1 FROM opsbook.incidents i WHERE i.resolved_at < $1 AND x.subject = i.alert_key || '#' || i.seq)`,
+    batchSize: 1000,
+  },
+  { table: 'opsbook.incidents', label: 'resolved incidents', condition: 'x.resolved_at < $1', batchSize: 500 },
   { table: 'opsbook.audit_log', label: 'audit rows', condition: 'x.at < $1', batchSize: 1000, pruningSwitch: true },
 ];
 
@@ -98,7 +109,10 @@ async function run(ctx: TaskContext, params: PruneHistoryParams, now: Date): Pro
 
   if (ctx.dryRun) {
     // A dry run creates nothing, not even Opsbook's schema.
-    const { rows } = await db.query<{ present: boolean }>(`SELECT to_regclass('opsbook.audit_log') IS NOT NULL AND to_regclass('opsbook.heartbeat_pings') IS NOT NULL AS present`);
+    const { rows } = await db.query<{ present: boolean }>(
+      `SELECT to_regclass('opsbook.audit_log') IS NOT NULL AND to_regclass('opsbook.heartbeat_pings') IS NOT NULL AND to_regclass('opsbook.incidents') IS NOT NULL
+         AND to_regclass('opsbook.notifications') IS NOT NULL AS present`,
+    );
     if (rows[0]?.present !== true) return ok(`dry run: nothing to prune: Opsbook's tables do not exist yet`, { value: 0, unit: 'rows' });
     const res = await db.batch(TARGETS.map((t) => countStatement(t, cutoff)));
     const details = TARGETS.map((t, i) => ({ table: t.table, wouldDelete: counted(Number(res[i]!.rows[0]?.n ?? 0)) }));

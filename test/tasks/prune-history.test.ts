@@ -31,7 +31,7 @@ function seed(): Statement[] {
       : []),
   ];
   return [
-    { text: 'TRUNCATE opsbook.job_runs, opsbook.run_results, opsbook.reports, opsbook.snapshots, opsbook.heartbeat_pings, opsbook.audit_log' },
+    { text: 'TRUNCATE opsbook.job_runs, opsbook.run_results, opsbook.reports, opsbook.snapshots, opsbook.heartbeat_pings, opsbook.audit_log, opsbook.incidents, opsbook.notifications' },
     // Checklist "daily": an old sent run and an old failed one (pruned); an old run still running and an
     // old one whose report is still pending (kept); a recent run (kept, and the latest ok).
     ...run(1, 'daily', 'ok', 200, 'sent'),
@@ -61,6 +61,21 @@ function seed(): Statement[] {
       params: [at(91)],
     },
     { text: `INSERT INTO opsbook.heartbeat_pings (name, kind, received_at) VALUES ('backup', 'success', $1)`, params: [at(1)] },
+    // Incidents: one resolved long ago (pruned, with its sent notification; its pending one stays), one
+    // resolved recently, and one opened long ago and still open (both kept, with their notifications).
+    {
+      text: `INSERT INTO opsbook.incidents (alert_key, seq, checklist, check_id, title, severity, opened_at, resolved_at) VALUES
+             ('daily/check:old', 1, 'daily', 'old', 'Old', 'P2', $1, $2), ('daily/check:recent', 1, 'daily', 'recent', 'Recent', 'P2', $3, $4),
+             ('daily/check:open', 1, 'daily', 'open', 'Open', 'P1', $5, NULL)`,
+      params: [at(201), at(200), at(11), at(10), at(300)],
+    },
+    {
+      text: `INSERT INTO opsbook.notifications (subject, event, channel, status, payload, created_at) VALUES
+             ('daily/check:old#1', 'open', 'slack', 'sent', '{}', $1), ('daily/check:old#1', 'resolved', 'slack', 'pending', '{}', $2),
+             ('daily/check:recent#1', 'open', 'slack', 'sent', '{}', $3), ('daily/check:open#1', 'open', 'slack', 'sent', '{}', $4),
+             ('daily@p1', 'missed', 'slack', 'sent', '{}', $1)`,
+      params: [at(201), at(200), at(11), at(300)],
+    },
     // Audit rows: two old, one recent.
     {
       text: `INSERT INTO opsbook.audit_log (at, actor, role, action, target, result) VALUES
@@ -86,20 +101,22 @@ describe.each(DB_DRIVERS)('prune-history over %s', (driver) => {
   });
 
   async function left(): Promise<Record<string, unknown>> {
-    const [runs, results, reports, snapshots, pings, audit] = await h.db.batch([
+    const [runs, results, reports, snapshots, pings, audit, incidents, notifications] = await h.db.batch([
       { text: 'SELECT coalesce(array_agg(id::int ORDER BY id), ARRAY[]::int[]) AS v FROM opsbook.job_runs' },
       { text: 'SELECT coalesce(array_agg(run_id::int ORDER BY run_id), ARRAY[]::int[]) AS v FROM opsbook.run_results' },
       { text: "SELECT coalesce(array_agg(coalesce(run_id::text, period) ORDER BY run_id, period), ARRAY[]::text[]) AS v FROM opsbook.reports" },
       { text: `SELECT coalesce(array_agg(kind || ':' || (taken_at = $1 OR taken_at = $2 OR taken_at = $3)::text ORDER BY kind, taken_at), ARRAY[]::text[]) AS v FROM opsbook.snapshots`, params: [at(1), at(100), at(150)] },
       { text: 'SELECT count(*)::int AS v FROM opsbook.heartbeat_pings' },
       { text: "SELECT coalesce(array_agg(actor ORDER BY id), ARRAY[]::text[]) AS v FROM opsbook.audit_log WHERE action <> 'prune-history'" },
+      { text: 'SELECT coalesce(array_agg(check_id ORDER BY check_id), ARRAY[]::text[]) AS v FROM opsbook.incidents' },
+      { text: "SELECT coalesce(array_agg(subject || ' ' || event ORDER BY subject, event), ARRAY[]::text[]) AS v FROM opsbook.notifications" },
     ]);
     const v = (r: { rows: Array<Record<string, unknown>> } | undefined) => {
       const x = r!.rows[0]!.v;
       // Neon's HTTP driver and the others decode arrays and counts alike; normalise numbers.
       return Array.isArray(x) ? x.map((e) => (typeof e === 'string' && /^\d+$/.test(e) ? Number(e) : e)) : Number(x);
     };
-    return { runs: v(runs), results: v(results), reports: v(reports), snapshots: v(snapshots), pings: v(pings), audit: v(audit) };
+    return { runs: v(runs), results: v(results), reports: v(reports), snapshots: v(snapshots), pings: v(pings), audit: v(audit), incidents: v(incidents), notifications: v(notifications) };
   }
 
   const SEEDED = {
@@ -109,6 +126,8 @@ describe.each(DB_DRIVERS)('prune-history over %s', (driver) => {
     snapshots: ['database_size:false', 'database_size:true', 'database_size:true', 'table_sizes:false', 'table_sizes:true'],
     pings: 2501,
     audit: ['alice', 'bob', 'carol'],
+    incidents: ['old', 'open', 'recent'],
+    notifications: ['daily/check:old#1 open', 'daily/check:old#1 resolved', 'daily/check:open#1 open', 'daily/check:recent#1 open', 'daily@p1 missed'],
   };
 
   it('older than the default 90 days → old runs, reports, snapshots, pings and audit rows go; the protected ones stay', async () => {
@@ -116,9 +135,9 @@ describe.each(DB_DRIVERS)('prune-history over %s', (driver) => {
     const outcome = await pruneHistoryTask.run(ctx, { task: 'prune-history' }, NOW);
     expect(outcome.status).toBe('ok');
     expect(outcome.summary).toMatch(
-      /^deleted history older than 90 d \(before 2025-03-17T12:00:00\.000Z\): 3 runs, 1 reports without a run, 3 snapshots, 2500 heartbeat pings, 2 audit rows in /,
+      /^deleted history older than 90 d \(before 2025-03-17T12:00:00\.000Z\): 3 runs, 1 reports without a run, 3 snapshots, 2500 heartbeat pings, 1 notifications of resolved incidents, 1 resolved incidents, 2 audit rows in /,
     );
-    expect(outcome.value).toBe(3 + 1 + 3 + 2500 + 2);
+    expect(outcome.value).toBe(3 + 1 + 3 + 2500 + 1 + 1 + 2);
     expect(await left()).toEqual({
       // 1 (sent), 2 (failed) and 6 (an older ok run of "yearly") go; 3 running, 4 pending, 5 recent, 7 latest ok of "yearly" stay.
       runs: [3, 4, 5, 7],
@@ -128,6 +147,10 @@ describe.each(DB_DRIVERS)('prune-history over %s', (driver) => {
       snapshots: ['database_size:true', 'table_sizes:true'],
       pings: 1,
       audit: ['carol'],
+      // The incident resolved 200 days ago goes with its sent notification; its pending one, the recent
+      // incident, the incident still open (300 days old) and a missed run's notification stay.
+      incidents: ['open', 'recent'],
+      notifications: ['daily/check:old#1 resolved', 'daily/check:open#1 open', 'daily/check:recent#1 open', 'daily@p1 missed'],
     });
     expect(lines.filter((l) => l.startsWith('prune-history opsbook.heartbeat_pings'))).toEqual([
       'prune-history opsbook.heartbeat_pings: batch 1 deleted 1000 (1000 so far)',
@@ -148,6 +171,8 @@ describe.each(DB_DRIVERS)('prune-history over %s', (driver) => {
       ['opsbook.heartbeat_pings', 1000],
       ['opsbook.heartbeat_pings', 1000],
       ['opsbook.heartbeat_pings', 500],
+      ['opsbook.notifications', 1],
+      ['opsbook.incidents', 1],
       ['opsbook.audit_log', 2],
     ]);
     const params = typeof rows[0]!.params === 'string' ? JSON.parse(rows[0]!.params) : rows[0]!.params;
@@ -161,20 +186,22 @@ describe.each(DB_DRIVERS)('prune-history over %s', (driver) => {
     expect(await left()).toEqual(SEEDED);
 
     const item = await pruneHistoryTask.run(taskContext(deps, { config: { retentionDays: 1000 } }).ctx, { task: 'prune-history', days: 180 }, NOW);
-    expect(item.summary).toMatch(/^deleted history older than 180 d .*: 2 runs, 0 reports without a run, 2 snapshots, 0 heartbeat pings, 1 audit rows/);
-    expect(await left()).toMatchObject({ runs: [2, 3, 4, 5, 7], audit: ['bob', 'carol'], pings: 2501 });
+    expect(item.summary).toMatch(/^deleted history older than 180 d .*: 2 runs, 0 reports without a run, 2 snapshots, 0 heartbeat pings, 1 notifications of resolved incidents, 1 resolved incidents, 1 audit rows/);
+    expect(await left()).toMatchObject({ runs: [2, 3, 4, 5, 7], audit: ['bob', 'carol'], pings: 2501, incidents: ['open', 'recent'] });
   });
 
   it('dry run → counts per table, deletes nothing, writes no audit row', async () => {
     const { ctx, lines } = taskContext(deps, { dryRun: true });
     const outcome = await pruneHistoryTask.run(ctx, { task: 'prune-history' }, NOW);
     expect(outcome.status).toBe('ok');
-    expect(outcome.summary).toMatch(/^dry run: would delete history older than 90 d .*: 3 runs, 1 reports without a run, 3 snapshots, 2500 heartbeat pings, 2 audit rows/);
+    expect(outcome.summary).toMatch(/^dry run: would delete history older than 90 d .*: 3 runs, 1 reports without a run, 3 snapshots, 2500 heartbeat pings, 1 notifications of resolved incidents, 1 resolved incidents, 2 audit rows/);
     expect(outcome.details).toEqual([
       { table: 'opsbook.job_runs', wouldDelete: '3' },
       { table: 'opsbook.reports', wouldDelete: '1' },
       { table: 'opsbook.snapshots', wouldDelete: '3' },
       { table: 'opsbook.heartbeat_pings', wouldDelete: '2500' },
+      { table: 'opsbook.notifications', wouldDelete: '1' },
+      { table: 'opsbook.incidents', wouldDelete: '1' },
       { table: 'opsbook.audit_log', wouldDelete: '2' },
     ]);
     expect(lines).toEqual([]);
@@ -188,7 +215,7 @@ describe.each(DB_DRIVERS)('prune-history over %s', (driver) => {
     const outcome = await pruneHistoryTask.run(ctx, { task: 'prune-history' }, NOW);
     expect(outcome.status).toBe('warn');
     expect(outcome.summary).toMatch(
-      /stopped before the time limit, more remain: opsbook\.job_runs 3, opsbook\.reports 1, opsbook\.snapshots 3, opsbook\.heartbeat_pings 2500, opsbook\.audit_log 2$/,
+      /stopped before the time limit, more remain: opsbook\.job_runs 3, opsbook\.reports 1, opsbook\.snapshots 3, opsbook\.heartbeat_pings 2500, opsbook\.notifications 1, opsbook\.incidents 1, opsbook\.audit_log 2$/,
     );
     expect(outcome.hint?.text).toMatch(/next run continues/);
     expect(await left()).toEqual(SEEDED);
