@@ -4,6 +4,7 @@ import { ACTIONS } from './admin/registry.js';
 import { ROLES, type Role } from './auth.js';
 import { latestReportQuery, reportByIdQuery } from './checklists/report-query.js';
 import { diagnosticsQuery } from './diagnostics/query.js';
+import { incidentByIdQuery, incidentListQuery } from './incidents/query.js';
 import { ERROR_CODES } from './errors.js';
 
 /**
@@ -17,7 +18,7 @@ type Json = Record<string, unknown>;
 export type Access = Role | 'public' | 'cron';
 
 const ROLE_TEXT =
-  'Roles, weakest first: `heartbeat` (only pings heartbeats), `read` (diagnostics, reports, audit), `operate` (single-target actions), `admin` (bulk and destructive actions, tokens). ' +
+  'Roles, weakest first: `heartbeat` (only pings heartbeats), `read` (diagnostics, reports, incidents, audit), `operate` (single-target actions), `admin` (bulk and destructive actions, tokens). ' +
   '`admin` implies every role; `heartbeat` is implied by no other role than `admin`.';
 
 /** zod → JSON Schema (draft 2020-12, OpenAPI 3.1's dialect), as a request sees it: defaults make a field optional. */
@@ -301,6 +302,53 @@ function otherPaths(): Record<string, Json> {
           ...parametersFrom(toSchema(reportByIdQuery), 'query', (n) => n !== 'id'),
         ],
         responses: { '200': { description: 'The report.', content: reportContent }, '400': ref('BadRequest'), ...authResponses('read'), '404': ref('NotFound'), '503': ref('Unavailable') },
+      },
+    },
+    '/api/incidents': {
+      get: {
+        operationId: 'incidents.list',
+        summary: 'Incidents, newest first: filter by state and by a time range they were open in; keyset-paged (next → cursor)',
+        tags: ['incidents'],
+        ...accessFields('read'),
+        parameters: parametersFrom(toSchema(incidentListQuery)),
+        responses: {
+          '200': { description: '`{"incidents":[…],"next"?,"requestId"}`', content: { 'application/json': { schema: { type: 'object' } } } },
+          '400': ref('BadRequest'),
+          ...authResponses('read'),
+          '503': ref('Unavailable'),
+        },
+      },
+    },
+    '/api/incidents/{id}': {
+      get: {
+        operationId: 'incidents.byId',
+        summary: 'One incident: root cause, suppressed checks, snapshots, results over time, audited actions, notifications, time to resolution',
+        tags: ['incidents'],
+        ...accessFields('read'),
+        parameters: parametersFrom(toSchema(incidentByIdQuery), 'path'),
+        responses: {
+          '200': { description: '`{"incident":{…},"requestId"}`', content: { 'application/json': { schema: { type: 'object' } } } },
+          '400': ref('BadRequest'),
+          ...authResponses('read'),
+          '404': ref('NotFound'),
+          '503': ref('Unavailable'),
+        },
+      },
+    },
+    '/api/incidents/{id}/postmortem': {
+      get: {
+        operationId: 'incidents.postmortem',
+        summary: 'The post-mortem draft of an incident, as Markdown',
+        tags: ['incidents'],
+        ...accessFields('read'),
+        parameters: parametersFrom(toSchema(incidentByIdQuery), 'path'),
+        responses: {
+          '200': { description: 'The draft.', content: { 'text/markdown': { schema: { type: 'string' } } } },
+          '400': ref('BadRequest'),
+          ...authResponses('read'),
+          '404': ref('NotFound'),
+          '503': ref('Unavailable'),
+        },
       },
     },
     '/api/heartbeats/{name}': {

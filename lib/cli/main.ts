@@ -35,6 +35,8 @@ Usage:
       Write vercel.json's crons from the config (--check: fail if they differ).
   opsbook token create --name <name> --role <role> | revoke --name <name> | list
       Manage stored API tokens in the database (the token is printed once).
+  opsbook postmortem <incident id>
+      Print an incident's post-mortem draft (Markdown): opsbook postmortem 42 > incidents/2026-12-02-db-locks.md
   opsbook admin [<action> [--key value …] [--dry-run] [--yes] [--json] [--url <base>]]
       Call an admin action over HTTP. Without an action: the list.
       An action that changes something is dry-run first and asks before it runs:
@@ -59,6 +61,7 @@ const COMMANDS: Record<string, CommandDef> = {
   crons: { flags: { ...CONFIG_FLAG, check: { type: 'boolean' }, ...HELP_FLAG }, usage: () => CRONS_USAGE },
   token: { flags: HELP_FLAG, usage: async () => (await import('./token.js')).TOKEN_HELP },
   admin: { flags: HELP_FLAG, usage: async () => (await import('./admin.js')).ADMIN_HELP },
+  postmortem: { flags: HELP_FLAG, usage: async () => (await import('./postmortem.js')).POSTMORTEM_USAGE },
   help: { flags: HELP_FLAG, usage: () => HELP },
 };
 export const COMMAND_NAMES = Object.keys(COMMANDS);
@@ -108,7 +111,7 @@ export async function main(argv: string[], out: (line: string) => void = (l) => 
   let values: FlagValues = {};
   let positionals: string[] = [];
   if (command !== 'token' && command !== 'admin') {
-    const parsed = parseCommandArgs(rest, { command: `opsbook ${command}`, flags: def.flags, positionals: command === 'run' ? { max: 1, name: 'checklist' } : undefined });
+    const parsed = parseCommandArgs(rest, { command: `opsbook ${command}`, flags: def.flags, positionals: command === 'run' ? { max: 1, name: 'checklist' } : command === 'postmortem' ? { max: 1, name: 'incident id' } : undefined });
     if (!parsed.ok) {
       err(`${parsed.message}\nRun \`opsbook ${command} --help\` for its usage.`);
       return 2;
@@ -157,6 +160,10 @@ export async function main(argv: string[], out: (line: string) => void = (l) => 
       case 'admin': {
         const { adminCommand } = await import('./admin.js');
         return await adminCommand(rest, { out, err });
+      }
+      case 'postmortem': {
+        const { postmortemCommand } = await import('./postmortem.js');
+        return await postmortemCommand(positionals[0], out, err);
       }
     }
     return 2;
