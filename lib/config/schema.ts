@@ -791,6 +791,83 @@ export const appSchemaMapping = z.strictObject({
     .optional(),
 });
 
+/** A channel's name, as routes name it. */
+const channelName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a channel name: lower-case letters, digits, _ or -, at most 63 characters');
+
+/** Where incident messages go: a Slack incoming webhook, a signed generic webhook, or PagerDuty. Secrets come from the environment only. */
+export const notificationChannel = z.discriminatedUnion('type', [
+  z.strictObject({
+    /** A Slack incoming webhook: one message per incident transition in its channel. @example { "type": "slack", "urlEnv": "SLACK_INCIDENTS_WEBHOOK_URL" } */
+    type: z.literal('slack'),
+    /** The environment variable holding the webhook URL (https://hooks.slack.com/services/…); treated as a secret. @example "SLACK_INCIDENTS_WEBHOOK_URL" */
+    urlEnv: envName,
+  }),
+  z.strictObject({
+    /** A generic webhook: the message as JSON, signed with HMAC-SHA256 over `<timestamp>.<body>` (README: Notifications). @example { "type": "webhook", "urlEnv": "OPS_WEBHOOK_URL", "secretEnv": "OPS_WEBHOOK_SECRET" } */
+    type: z.literal('webhook'),
+    /** The environment variable holding the receiver's URL; treated as a secret. @example "OPS_WEBHOOK_URL" */
+    urlEnv: envName,
+    /** The environment variable holding the shared signing secret; treated as a secret. @example "OPS_WEBHOOK_SECRET" */
+    secretEnv: envName,
+  }),
+  z.strictObject({
+    /** PagerDuty Events API v2: trigger when an incident opens (or a run is missed), resolve when it recovers, `dedup_key` = the incident. @example { "type": "pagerduty", "routingKeyEnv": "PAGERDUTY_ROUTING_KEY" } */
+    type: z.literal('pagerduty'),
+    /** The environment variable holding the integration's routing key; treated as a secret. @example "PAGERDUTY_ROUTING_KEY" */
+    routingKeyEnv: envName,
+    /** The Events API endpoint (the EU service region has its own). @default "https://events.pagerduty.com/v2/enqueue" @example "https://events.eu.pagerduty.com/v2/enqueue" */
+    eventsUrl: z.string().url().default('https://events.pagerduty.com/v2/enqueue'),
+  }),
+]);
+
+/** Which transitions go to which channels: a route matches when each filter it sets matches. */
+export const notificationRoute = z.strictObject({
+  /** Only incidents (and missed runs, at `missedRunSeverity`) of these severities; every severity when omitted. @example ["P1"] */
+  severity: z.array(severity).min(1).optional(),
+  /** Only these checklists' incidents and missed runs; every checklist when omitted. @example ["daily"] */
+  checklists: z.array(id).min(1).optional(),
+  /** The channels, by their names under `notifications.channels`. @example ["pagerduty", "slack"] */
+  channels: z.array(channelName).min(1).max(20),
+});
+
+/**
+ * Incident messages beyond the emailed report (which is unchanged): one message per transition (opened,
+ * resolved, missed run) to each channel its routes name, never one per failing run.
+ */
+export const notificationsConfig = z
+  .strictObject({
+    /**
+     * Channels by name. Their secrets (webhook URLs, signing secret, routing key) are read from the environment variables they name.
+     * @default {}
+     * @example { "slack": { "type": "slack", "urlEnv": "SLACK_INCIDENTS_WEBHOOK_URL" }, "pagerduty": { "type": "pagerduty", "routingKeyEnv": "PAGERDUTY_ROUTING_KEY" } }
+     */
+    channels: z.record(channelName, notificationChannel).default({}),
+    /**
+     * Routes: a transition goes to the channels of every route that matches it. Nothing matches → the email report only.
+     * @default []
+     * @example [{ "severity": ["P1"], "channels": ["pagerduty", "slack"] }, { "severity": ["P2"], "channels": ["slack"] }]
+     */
+    routes: z.array(notificationRoute).max(50).default([]),
+    /** The severity a missed run is routed as. @default "P2" @example "P1" */
+    missedRunSeverity: severity.default('P2'),
+    /** Time limit on one request to a channel, ms. @default 3000 @example 5000 */
+    timeoutMs: positive.max(30_000).default(3000),
+    /** Time one invocation spends delivering, retries and Retry-After waits included (channels in parallel), ms. @default 6000 @example 8000 */
+    budgetMs: positive.max(60_000).default(6000),
+    /** Invocations that try a message before it is `failed` (a 4xx other than 429 fails it at once). @default 5 @example 8 */
+    maxAttempts: z.number().int().min(1).max(50).default(5),
+  });
+
+/** Routes must name configured channels: a typo would otherwise page nobody (checked with the whole config, in configWithNeeds). */
+function unknownChannelIssues(n: z.output<typeof notificationsConfig>, ctx: z.core.$RefinementCtx): void {
+  const known = Object.keys(n.channels);
+  n.routes.forEach((r, i) =>
+    r.channels.forEach((c, j) => {
+      if (!known.includes(c)) ctx.addIssue({ code: 'custom', path: ['notifications', 'routes', i, 'channels', j], message: `no channel named "${c}" (known: ${known.join(', ') || 'none; add it under notifications.channels'})` });
+    }),
+  );
+}
+
 export const configSchema = z.strictObject({
   /** The service's name, in report subjects. @default "Opsbook" */
   service: z.string().min(1).max(100).default('Opsbook'),
@@ -875,6 +952,11 @@ export const configSchema = z.strictObject({
    * @example [{ "id": "sunday-db", "weekday": ["sun"], "start": "02:00", "durationMinutes": 120, "checks": ["postgres"] }]
    */
   maintenanceWindows: z.array(maintenanceWindow).max(100).default([]),
+  /**
+   * Slack, signed-webhook and PagerDuty messages per incident transition, routed by severity and checklist; the email report is unchanged.
+   * @example { "channels": { "slack": { "type": "slack", "urlEnv": "SLACK_INCIDENTS_WEBHOOK_URL" }, "pagerduty": { "type": "pagerduty", "routingKeyEnv": "PAGERDUTY_ROUTING_KEY" } }, "routes": [{ "severity": ["P1"], "channels": ["pagerduty", "slack"] }, { "severity": ["P2"], "channels": ["slack"] }] }
+   */
+  notifications: notificationsConfig.default(notificationsConfig.parse({})),
   /** Diagnostics run budget. @example { "budgetMs": 8000, "checkTimeoutMs": 4000 } */
   diagnostics: z
     .strictObject({
@@ -891,6 +973,7 @@ export const configSchema = z.strictObject({
  * silently disable suppression, and a cycle has no root cause to report.
  */
 export const configWithNeeds = configSchema.superRefine((config, ctx) => {
+  unknownChannelIssues(config.notifications, ctx);
   // Each configurable family: its check-id prefix and its key under `checks`.
   const families = [
     ['http', 'http'],
@@ -956,4 +1039,6 @@ export type PostgresTargetConfig = z.output<typeof postgresTarget>;
 export type RedisTargetConfig = z.output<typeof redisTarget>;
 export type AlertsConfig = z.output<typeof alertsConfig>;
 export type MaintenanceWindowConfig = z.output<typeof maintenanceWindow>;
+export type NotificationsConfig = z.output<typeof notificationsConfig>;
+export type NotificationChannelConfig = z.output<typeof notificationChannel>;
 export type QueuesConfig = z.output<typeof queuesConfig> & { enabled: boolean };

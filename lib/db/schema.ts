@@ -298,6 +298,16 @@ MIGRATIONS.push(
   'ALTER TABLE opsbook.audit_log ADD COLUMN IF NOT EXISTS confirmed boolean',
 );
 
+/**
+ * Notification delivery (issue 14 item 1): which checklist a message belongs to (its next report names a
+ * channel that failed) and when it was given up (`failed`), so that report, and Sentry once, can say so.
+ */
+MIGRATIONS.push(
+  'ALTER TABLE opsbook.notifications ADD COLUMN IF NOT EXISTS checklist text',
+  'ALTER TABLE opsbook.notifications ADD COLUMN IF NOT EXISTS failed_at timestamptz',
+  "CREATE INDEX IF NOT EXISTS notifications_checklist_open ON opsbook.notifications (checklist) WHERE status <> 'sent'",
+);
+
 const LOCK_KEY = 7_341_559; // any constant; identifies Opsbook's migration lock in pg_locks
 
 export function schemaStatements(): Statement[] {
