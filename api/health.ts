@@ -19,17 +19,18 @@ export const GET = route(async (request, requestId, context) => {
     configState().then(async (config) => {
       if (!config.ok) return { kind: 'misconfigured' as const, problems: config.problems };
       const checklists = config.config.checklists;
-      return { kind: 'checked' as const, checklists, result: await runHealth(deps, opts, now, { checklists }) };
+      const { service, notifications } = config.config;
+      return { kind: 'checked' as const, checklists, service, notifications, result: await runHealth(deps, opts, now, { checklists }) };
     }),
     // A stored token is looked up in the database: if that is down or slow, the caller simply gets the
     // public answer, within the health budget — health never fails because of who asks.
     withTimeout(identify(request, resolverFor(deps)), env.HEALTH_BUDGET_MS, 'token lookup').catch(() => undefined),
   ]);
   if (checked.kind === 'misconfigured') return json(misconfiguredBody(checked.problems, caller?.role === 'admin', now), { status: 503, requestId });
-  const { result, checklists } = checked;
+  const { result, checklists, service, notifications } = checked;
   const detailed = caller !== undefined && caller.role !== 'heartbeat';
   const response = json(healthBody(result, detailed), { status: result.httpStatus, requestId });
-  await raiseMissedAfterHealth(deps, result, { checklists }, context);
+  await raiseMissedAfterHealth(deps, result, { checklists, service, notifications }, context);
   return response;
 });
 

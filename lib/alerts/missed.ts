@@ -4,6 +4,7 @@ import { redactSecrets } from '../env.js';
 import { missedRunsStatement, type MissedRun, type ScheduledChecklist } from '../checklists/missed.js';
 import type { HealthResult } from '../health.js';
 import { afterResponse, type RequestContext } from '../http.js';
+import type { NotificationsConfig } from '../config/schema.js';
 
 export interface RaisedMissedRun extends MissedRun {
   /** This invocation claimed the alert (false: another one already raised it). */
@@ -18,7 +19,7 @@ export interface RaisedMissedRun extends MissedRun {
  */
 export async function raiseMissedRuns(
   deps: Pick<Deps, 'db' | 'errors' | 'log'>,
-  config: { service?: string; checklists: ScheduledChecklist[] },
+  config: { service?: string; checklists: ScheduledChecklist[]; notifications?: NotificationsConfig },
   now: Date,
   raisedBy: string,
   muted = false,
@@ -35,6 +36,11 @@ export async function raiseMissedRuns(
       [m.checklist, m.period, m.expectedAt, now.toISOString(), raisedBy.slice(0, 100), muted],
     );
     let raised = claimed.rows.length > 0;
+    if (raised && !muted && config.notifications?.routes.length) {
+      // Slack, webhook and PagerDuty: their own exactly-once rows (lib/notify), loaded only when there is a miss to tell.
+      const { notifyMissed } = await import('../notify/deliver.js');
+      await notifyMissed(deps, { service: config.service ?? 'Opsbook', notifications: config.notifications }, m, now);
+    }
     if (raised && !muted) {
       // Claim, hand over, and release the claim if Sentry did not take the event (down, refusing, too
       // slow): the next invocation or health poll claims it again. Exactly once, give or take an event
@@ -70,7 +76,7 @@ export async function raiseMissedRuns(
 export async function raiseMissedAfterHealth(
   deps: Deps,
   result: HealthResult,
-  config: { checklists: ScheduledChecklist[] },
+  config: { service?: string; checklists: ScheduledChecklist[]; notifications?: NotificationsConfig },
   context: RequestContext,
   now: () => Date = () => new Date(),
 ): Promise<void> {

@@ -11,6 +11,7 @@ import { renderReport, type ReportItem, type ReportModel } from '../report/index
 import { taskByName } from '../tasks/registry.js';
 import { withTimeout, TimeoutError } from '../timeout.js';
 import { deliverPending, deliverReport, type Delivery } from './delivery.js';
+import { deliverPendingNotifications, notificationNotes, notifyTransitions } from '../notify/deliver.js';
 import { MAX_TAKEOVER_ATTEMPTS } from './missed.js';
 import { notConfiguredFamilies, notConfiguredResult } from './not-configured.js';
 import { describeSchedule, isDue, periodOf } from './schedule.js';
@@ -71,6 +72,7 @@ export async function runChecklist(deps: Deps, config: OpsbookConfig, id: string
   if (!dryRun) {
     await ensureSchema(db);
     resent = (await deliverPending(deps, config, now)).sent;
+    await deliverPendingNotifications(deps, config, now);
   }
 
   let period: string;
@@ -129,6 +131,7 @@ export async function runChecklist(deps: Deps, config: OpsbookConfig, id: string
     const transitions = { items: evaluation.items.slice(0, items.length).map((e) => e.item), report: evaluation.transitions };
     const notes = [...context.missed, ...evaluation.notes];
     if (mode === 'manual' && !dryRun) notes.push('Manual run: alert states are shown as they would move, but only scheduled runs change them or send alerts.');
+    if (!dryRun) notes.push(...(await notificationNotes(deps, config, id)));
     const trends = await loadTrends(deps, items, now).catch(() => ({}));
     const counts = countItems(items, list);
     const model: ReportModel = {
@@ -161,7 +164,10 @@ export async function runChecklist(deps: Deps, config: OpsbookConfig, id: string
     const stateWrites = mode === 'scheduled' ? evaluation.items.filter((e) => e.step.next !== context.states.get(e.key)) : [];
     const { reportId, written } = await storeRun(deps, runId, id, period, now, transitions.items, rendered, recipients, wantsEmail, stateWrites, config.service, lease!.attempt);
     await sendAlerts(deps, config, list, evaluation.items.filter((e) => e.step.alert && written.has(e.key)), now);
+    // Slack, webhook and PagerDuty (lib/notify), beside the email; bounded by notifications.budgetMs, never throws.
+    const notifying = notifyTransitions(deps, config, id, evaluation.items.filter((e) => written.has(e.key)), now);
     const delivery = wantsEmail ? await deliverReport(deps, config, reportId, now) : { delivery: 'not-needed' as const };
+    await notifying;
     return { ...base, report: { id: reportId, subject: rendered.subject, ...delivery } };
   } catch (err) {
     if (lease) {
