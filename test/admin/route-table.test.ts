@@ -42,6 +42,9 @@ const OTHER_ROUTES: Record<string, OtherRoute> = {
   '/api/diagnostics': { access: 'read', methods: ['GET'], url: '/api/diagnostics', query: { only: 'env' } },
   '/api/reports/latest': { access: 'read', methods: ['GET'], url: '/api/reports/latest', query: { checklist: 'daily' } },
   '/api/reports/[id]': { access: 'read', methods: ['GET'], url: '/api/reports/1', query: { id: '1' } },
+  '/api/incidents': { access: 'read', methods: ['GET'], url: '/api/incidents' },
+  '/api/incidents/[id]': { access: 'read', methods: ['GET'], url: '/api/incidents/1', query: { id: '1' } },
+  '/api/incidents/[id]/postmortem': { access: 'read', methods: ['GET'], url: '/api/incidents/1/postmortem', query: { id: '1' } },
   '/api/heartbeats/[name]': { access: 'heartbeat', methods: ['GET', 'POST'], url: `/api/heartbeats/${HEARTBEAT}`, query: { name: HEARTBEAT } },
   '/api/heartbeats/[name]/[action]': { access: 'heartbeat', methods: ['GET', 'POST'], url: `/api/heartbeats/${HEARTBEAT}/start`, query: { name: HEARTBEAT, action: 'start' } },
 };

@@ -272,3 +272,54 @@ describe('usage', () => {
     expect(err).toEqual(['Unknown command "deploy".', 'Run `opsbook help` for the commands.']);
   });
 });
+
+describe('opsbook postmortem', () => {
+  it('prints the draft of a recorded incident (so a redirect writes the file), exit 0; an unknown id → a clear error, exit 1', async () => {
+    // A scheduled run with the flag unset opens an incident (alertAfter 1), as the cron would.
+    const path = await writeConfig({ ...CONFIG, alerts: { alertAfter: 1, recoverAfter: 1 } });
+    delete process.env[FLAG];
+    expect((await cli('run', 'cli-daily', '--config', path, '--at', '2026-03-02T09:00:00Z')).code).toBe(1);
+    const { runChecklist } = await import('../../lib/checklists/run.js');
+    const { loadConfigFile } = await import('../../lib/cli/config-file.js');
+    const { createDeps } = await import('../../lib/deps.js');
+    const { getEnv } = await import('../../lib/env.js');
+    const deps = await createDeps(getEnv());
+    try {
+      await runChecklist(deps, await loadConfigFile(path), 'cli-daily', new Date('2026-03-02T09:00:00Z'));
+    } finally {
+      await deps.db.close();
+    }
+    const { rows } = await db.admin.query<{ id: string }>(`SELECT id::text FROM opsbook.incidents WHERE checklist = 'cli-daily'`);
+    expect(rows.length).toBe(1);
+    const printed = await cli('postmortem', rows[0]!.id);
+    expect(printed.code).toBe(0);
+    expect(printed.err).toEqual([]);
+    expect(printed.out[0]).toMatch(/^# Post-mortem: .+ — 2026-03-02$/);
+    expect(printed.out.filter((l) => l.startsWith('- 2026-03-02T09:00:00.000Z — Detection: '))).toHaveLength(1);
+    expect(printed.out).toContain('## Lessons learned');
+
+    const missing = await cli('postmortem', '987654321');
+    expect(missing.code).toBe(1);
+    expect(missing.out).toEqual([]);
+    expect(missing.err).toEqual(['No incident 987654321.']);
+  });
+
+  it.each([
+    ['an unknown flag', ['postmortem', '1', '--format', 'md'], /^Unknown flag --format for opsbook postmortem\./],
+    ['a misspelt flag', ['postmortem', '1', '--hlep'], /^Unknown flag --hlep for opsbook postmortem\. Did you mean --help\?/],
+    ['two ids', ['postmortem', '1', '2'], /takes at most 1 incident id/],
+    ['an id that is not a number', ['postmortem', 'db-locks'], /"db-locks" is not an incident id/],
+    ['no id', ['postmortem'], /^Which incident\?/],
+  ])('%s → refused loudly, exit 2, nothing printed on stdout', async (_what, argv, message) => {
+    const { code, out, err } = await cli(...argv);
+    expect(code).toBe(2);
+    expect(out).toEqual([]);
+    expect(err[0]).toMatch(message);
+  });
+
+  it('--help → its usage, exit 0', async () => {
+    const { code, out } = await cli('postmortem', '--help');
+    expect(code).toBe(0);
+    expect(out.join('\n')).toContain('opsbook postmortem <incident id>');
+  });
+});

@@ -34,6 +34,7 @@ const get = (route: (r: Request) => Promise<Response>, path: string, token: stri
 describe('a real lock incident: planted lock, admin terminate, recovery → record and post-mortem', () => {
   const TAG = randomBytes(4).toString('hex');
   const VICTIM = `opsbook_t_inc_${TAG}`;
+  const LITERAL = `secret-literal-${TAG}`;
   let h: DbHarness;
   let r: RedisHarness;
   let deps: Deps;
@@ -79,7 +80,8 @@ describe('a real lock incident: planted lock, admin terminate, recovery → reco
     await holder.client.query('BEGIN');
     await holder.client.query('LOCK TABLE orders IN ACCESS EXCLUSIVE MODE');
     waiter = await openSession(h.database!.url, 'app');
-    const waited = waiter.client.query('SELECT count(*) FROM orders');
+    // The waiting query carries a literal: other sessions' SQL leaves Opsbook normalised, incidents included.
+    const waited = waiter.client.query(`SELECT count(*) FROM orders WHERE '${LITERAL}' <> ''`);
     for (let i = 0; ; i++) {
       const { rows } = await h.database!.admin.query('SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted', [waiter.pid]);
       if (rows.length) break;
@@ -168,6 +170,13 @@ describe('a real lock incident: planted lock, admin terminate, recovery → reco
     // The Sentry event was claimed by the opening run.
     expect(record.sentry).toEqual({ claimed: true, claimedAt: T[1]!.toISOString() });
     expect(record.notifications).toEqual([]);
+  });
+
+  it("no other session's SQL literal in the record, the post-mortem or the stored incident row", async () => {
+    // The waiting query is in the snapshot, normalised (literals as placeholders).
+    expect(JSON.stringify(record.snapshots.open)).toContain('FROM orders WHERE $1 <> $2');
+    const { rows } = await h.database!.admin.query('SELECT i::text AS row FROM opsbook.incidents i');
+    for (const out of [JSON.stringify(record), markdown, rows.map((x) => x.row).join('\n')]) expect(out).not.toContain(LITERAL);
   });
 
   it('the post-mortem: Markdown, its timeline at the real timestamps in order, root cause, actions, blank lessons and action items', () => {

@@ -99,6 +99,14 @@ describe('discoverRoutes', () => {
     expect(project).toContain('/api/health');
     expect(project).toContain('/api/cron/[job]');
   });
+
+  it('the incident routes: the list, one incident, and its post-mortem beside the [id] file', () => {
+    const project = discoverRoutes(join(import.meta.dirname, '..', '..', 'api'));
+    expect(project.map((r) => r.pattern)).toEqual(expect.arrayContaining(['/api/incidents', '/api/incidents/[id]', '/api/incidents/[id]/postmortem']));
+    expect(matchRoute(project, '/api/incidents')?.route.pattern).toBe('/api/incidents');
+    expect(matchRoute(project, '/api/incidents/42')).toMatchObject({ route: { pattern: '/api/incidents/[id]' }, params: { id: '42' } });
+    expect(matchRoute(project, '/api/incidents/42/postmortem')).toMatchObject({ route: { pattern: '/api/incidents/[id]/postmortem' }, params: { id: '42' } });
+  });
 });
 
 describe('matchRoute', () => {

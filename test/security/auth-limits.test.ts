@@ -81,7 +81,7 @@ describe('failed authentications are limited on every authenticated route (the r
     await useAdminDeps(h.db, r.redis, CONFIG, { CRON_SECRET });
   });
 
-  it('the walk covers diagnostics, reports, heartbeats, admin and cron routes; only health and the OpenAPI document are public', async () => {
+  it('the walk covers diagnostics, reports, incidents, heartbeats, admin and cron routes; only health and the OpenAPI document are public', async () => {
     const open: string[] = [];
     for (const route of ROUTES) {
       const { method, handler } = await firstHandler(route);
@@ -90,7 +90,7 @@ describe('failed authentications are limited on every authenticated route (the r
     }
     expect(open.sort()).toEqual(['/api/health', '/api/openapi.json']);
     const guarded = ROUTES.map((x) => x.pattern).filter((p) => !open.includes(p));
-    for (const family of ['/api/diagnostics', '/api/reports/', '/api/heartbeats/', '/api/admin/', '/api/cron/']) {
+    for (const family of ['/api/diagnostics', '/api/reports/', '/api/incidents', '/api/heartbeats/', '/api/admin/', '/api/cron/']) {
       expect(guarded.some((p) => p.startsWith(family)), family).toBe(true);
     }
   });

@@ -582,6 +582,21 @@ describe.each(DEPLOYMENTS)('with every secret set to a canary: $name', (dep) => 
     await call('bad input', 'GET', '/api/reports/999999999', { token: ADMIN() });
     for (const id of reportIds) for (const f of ['', '?format=text']) await call('valid', 'GET', `/api/reports/${id}${f}`, { token: tokens.read });
 
+    // Incidents: the list, one incident and its post-mortem (an incident row the cron runs recorded, if any).
+    await call('anonymous', 'GET', '/api/incidents');
+    await call('wrong token', 'GET', '/api/incidents', { token: tokens.heartbeat });
+    await call('bad input', 'GET', '/api/incidents?state=closed', { token: ADMIN() });
+    for (const q of ['', '?state=open', '?state=resolved&since=2020-01-01']) expect((await call('valid', 'GET', `/api/incidents${q}`, { token: tokens.read })).status).toBe(200);
+    const incidentIds = (await db.admin.query<{ id: string }>('SELECT id::text FROM opsbook.incidents ORDER BY id')).rows.map((r) => r.id);
+    for (const suffix of ['', '/postmortem']) {
+      await call('anonymous', 'GET', `/api/incidents/${incidentIds[0] ?? 1}${suffix}`);
+      await call('wrong token', 'GET', `/api/incidents/${incidentIds[0] ?? 1}${suffix}`, { token: tokens.heartbeat });
+      await call('bad input', 'GET', `/api/incidents/not-a-number${suffix}`, { token: ADMIN() });
+      await call('bad input', 'GET', `/api/incidents/999999999${suffix}`, { token: ADMIN() });
+      for (const id of incidentIds) await call('valid', 'GET', `/api/incidents/${id}${suffix}`, { token: tokens.read });
+      if (!incidentIds.length) await call('valid', 'GET', `/api/incidents/1${suffix}`, { token: tokens.read });
+    }
+
     // Heartbeats: the job reports in with a log tail; a read token is not a heartbeat token.
     for (const [method, path] of [['POST', '/api/heartbeats/nightly-backup'], ['GET', '/api/heartbeats/nightly-backup'], ['POST', '/api/heartbeats/nightly-backup/start'], ['GET', '/api/heartbeats/nightly-backup/0']] as const) {
       await call('anonymous', method, path);
