@@ -78,8 +78,13 @@ export function barChart(points: TrendPoint[], o: BarOptions): string {
     // Hidden from screen readers: the text next to the chart says the same in words.
     `<table role="presentation" aria-hidden="true" cellpadding="0" cellspacing="0" border="0" width="${chartWidth}">` +
     `<tr><td height="${o.height}" width="1" ${BAR}></td>${bars}</tr>` +
-    `<tr><td></td><td colspan="${pts.length}" style="border-top:1px solid #d1d5db;font-size:11px;color:#6b7280">` +
-    `<table role="presentation" cellpadding="0" cellspacing="0" border="0" width="100%"><tr><td>${htmlLine(first.date, 20)}</td><td align="right">${htmlLine(latest.date, 20)}</td></tr></table></td></tr></table>`
+    `</table>` +
+    // The dates sit under the bars on one line each, never wrapped (a chart of one day is 27 px wide).
+    `<table role="presentation" cellpadding="0" cellspacing="0" border="0" width="${Math.max(chartWidth, 160)}" style="border-top:1px solid #d1d5db;font-size:11px;color:#6b7280"><tr>` +
+    (pts.length === 1
+      ? `<td nowrap style="white-space:nowrap">${htmlLine(first.date, 20)}</td>`
+      : `<td nowrap style="white-space:nowrap">${htmlLine(first.date, 20)}</td><td align="right" nowrap style="white-space:nowrap">${htmlLine(latest.date, 20)}</td>`) +
+    `</tr></table>`
   );
 }
 

@@ -3,15 +3,16 @@ import type { ManualItem, ReportItem, ReportModel } from './model.js';
 import { barChart, hbar, lastPoints } from './charts.js';
 import { escapeHtml, htmlLine, line, safeHref, truncate } from './escape.js';
 import { actionJson, formatAge, formatBytes, formatCell, formatChange, formatNumber, isNumeric, plural } from './format.js';
-import { failingLabel, isFailing, type Plan, type PlannedItem, type Section } from './plan.js';
+import { failingLabel, isFailing, type FixGroup, type Plan, type PlannedItem, type Section } from './plan.js';
 
 /**
  * The HTML part: tables, `bgcolor` and inline styles only (Gmail, Outlook), no scripts, no remote
- * resources, and bounded: Gmail clips a message above 102 KB and hides what follows. The summary
- * always lists every failing item (ids only when there are hundreds; the text part has them all);
- * the sections get the bytes that remain, in order of importance: failing cards with hints and
- * actions, warnings, then the rest. What does not fit is counted ("… and 37 more ok checks",
- * "details omitted: 120 rows").
+ * resources, and bounded: Gmail clips a message above 102 KB and hides what follows. What needs doing
+ * comes first: the summary lists every failing item and then every warning, each with its fix (hint
+ * and admin action) and evidence while the bytes last (one line each, then ids, when there are
+ * hundreds; the text part has them all); a fix shared by several items is shown once, naming them.
+ * The sections then list every item by area, one line each, passing checks without details; what
+ * does not fit is counted ("… and 37 more ok checks"). It fits 375 px: no fixed width above 300 px.
  *
  * Text styles are set on each block's cell and inherited; Outlook, which does not inherit fonts into
  * nested tables, gets them from a conditional <style> (an enhancement: nothing depends on it).
@@ -42,6 +43,8 @@ export const LIMITS = {
   skippedPerSection: 10,
   note: 400,
   manualText: 200,
+  /** Ids named under a shared hint. */
+  appliesTo: 12,
 } as const;
 
 /**
@@ -53,14 +56,13 @@ interface Caps {
   links: number;
   manual: number;
   heartbeats: number;
-  warningsInSummary: number;
   recoveredInSummary: number;
   newInSummary: number;
   /** Hover titles (date: value) on trend bars. */
   barTitles: boolean;
 }
-const CAPS: Caps = { notes: 5, links: 20, manual: 25, heartbeats: 15, warningsInSummary: 12, recoveredInSummary: 12, newInSummary: 30, barTitles: true };
-const TIGHT: Caps = { notes: 2, links: 8, manual: 8, heartbeats: 5, warningsInSummary: 5, recoveredInSummary: 5, newInSummary: 10, barTitles: false };
+const CAPS: Caps = { notes: 5, links: 20, manual: 25, heartbeats: 15, recoveredInSummary: 12, newInSummary: 30, barTitles: true };
+const TIGHT: Caps = { notes: 2, links: 8, manual: 8, heartbeats: 5, recoveredInSummary: 5, newInSummary: 10, barTitles: false };
 
 const FONT = "-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif";
 const MONO = 'Menlo,Consolas,monospace';
@@ -73,8 +75,8 @@ const MUTED = '#6b7280';
 const BODY = '#374151';
 const RULE = '#e5e7eb';
 const FAINT = '#f1f2f4';
-/** Characters of unwrappable detail cells a row can hold within 592 px: shared by its columns. */
-const SHORT_CELLS_CHARS = 84;
+/** Characters of unwrappable detail cells a row can hold within a phone's 300 px: shared by its columns. */
+const SHORT_CELLS_CHARS = 44;
 
 interface Tone {
   label: string;
@@ -186,7 +188,7 @@ function detailsTable(item: ReportItem, maxRows: number): string {
   );
 }
 
-function hintBlock(hint: Hint | undefined, withAction: boolean): string {
+function hintBlock(hint: Hint | undefined, withAction: boolean, appliesTo: ReportItem[] = []): string {
   if (!hint || typeof hint !== 'object') return '';
   const text = line(hint.text, LIMITS.hint);
   const action = withAction && hint.action && typeof hint.action === 'object' ? hint.action : undefined;
@@ -196,42 +198,66 @@ function hintBlock(hint: Hint | undefined, withAction: boolean): string {
     code =
       `<div style="font-size:12px;color:${BODY};margin-top:8px">Admin action that fixes it (dry run first):</div>` +
       table(
-        ` width="100%" style="margin-top:4px"`,
+        ` width="100%" style="margin-top:4px;table-layout:fixed"`,
         `<tr><td bgcolor="#0f172a" style="padding:8px 10px;border-radius:4px"><pre style="margin:0;font-family:${MONO};font-size:12px;line-height:1.45;color:#e2e8f0;white-space:pre-wrap;${WRAP}">` +
           `<b style="color:#93c5fd">${htmlLine(action.method || 'POST', 10)}</b> ${htmlLine(action.path, 200)}\n${escapeHtml(actionJson(action.body, LIMITS.actionValue))}</pre></td></tr>`,
       );
   }
+  // One fix for several items is shown once, naming them all.
+  const who =
+    appliesTo.length > 1
+      ? `<div style="font-size:12px;color:#1e40af;margin-top:4px">Applies to ${plural(appliesTo.length, appliesTo.some((i) => i.kind === 'task') ? 'item' : 'check')}: ${appliesTo
+          .slice(0, LIMITS.appliesTo)
+          .map((i) => idCode(i.id))
+          .join(', ')}${appliesTo.length > LIMITS.appliesTo ? ` … and ${formatNumber(appliesTo.length - LIMITS.appliesTo)} more` : ''}</div>`
+      : '';
   return table(
     ` width="100%" style="margin-top:8px"`,
     `<tr><td bgcolor="#eff6ff" style="border-left:3px solid #3b82f6;padding:8px 10px;font-size:13px;line-height:1.45;color:#1e3a8a">` +
-      `${text ? `<b>Hint:</b> ${escapeHtml(text)}` : ''}${code}</td></tr>`,
+      `${text ? `<b>Hint:</b> ${escapeHtml(text)}` : ''}${who}${code}</td></tr>`,
   );
 }
 
 // ---------------------------------------------------------------------------------------------- items
 
-/** How much of an item a section shows, most to least. */
+/**
+ * How much of a failing or warning group the summary shows, most to least: its fix and evidence
+ * (detail rows), its fix, or one line per item.
+ */
 export type Level = 'full' | 'compact' | 'line';
 
-function itemCard(p: PlannedItem, level: 'full' | 'compact'): string {
-  const { item } = p;
-  const t = tone(item.status);
+function itemHead(p: PlannedItem): string {
+  return `<div style="font-size:14px;color:${INK}">${pill(p.item.status)} ${name(p.item)}${tag(p)}${severity(p.item)}</div><div style="margin-top:3px">${htmlLine(p.item.summary, LIMITS.summary)}</div>`;
+}
+
+/** A group's card: each item's status and summary, then the fix once (hint and action), then the evidence. */
+function groupCard(g: FixGroup, level: 'full' | 'compact'): string {
+  const first = g.items[0]!.item;
+  const t = tone(first.status);
+  // Many items with one fix: the first ones in full, the others by id (the hint names them all).
+  const headed = g.items.slice(0, LIMITS.appliesTo);
+  const heads = headed.map((p, i) => `<div${i ? ' style="margin-top:8px"' : ''}>${itemHead(p)}</div>`).join('');
+  const others = g.items.slice(headed.length);
+  const also = others.length
+    ? `<div style="font-size:13px;margin-top:8px">Also: ${others.map((p) => `${idCode(p.item.id)}${p.isNew ? ' <b style="color:#dc2626">NEW</b>' : ''}`).join(', ')}</div>`
+    : '';
+  const details = level === 'full' ? headed.map((p) => detailsTable(p.item, g.items.length > 1 ? 3 : LIMITS.detailRows)).join('') : '';
   return (
     `<tr><td style="padding:10px 0;border-top:1px solid ${RULE}">` +
     table(
       ` width="100%"`,
       `<tr><td width="4" bgcolor="${t.solid}" ${FILL}>&nbsp;</td><td style="padding-left:10px;line-height:1.45">` +
-        `<div style="font-size:14px;color:${INK}">${pill(item.status)} ${name(item)}${tag(p)}${severity(item)}</div>` +
-        `<div style="margin-top:3px">${htmlLine(item.summary, LIMITS.summary)}</div>` +
-        (level === 'full' ? detailsTable(item, LIMITS.detailRows) : '') +
-        hintBlock(item.hint, true) +
+        heads +
+        also +
+        hintBlock(g.hint, true, g.items.map((p) => p.item)) +
+        details +
         `</td></tr>`,
     ) +
     `</td></tr>`
   );
 }
 
-/** Section rows: lines take the items table's text style; cards set their own. */
+/** Section rows: lines take the items table's text style. */
 const ITEMS_TABLE = ` width="100%" style="font-size:13px;line-height:1.4;color:${BODY}"`;
 
 function itemLine(p: PlannedItem): string {
@@ -241,13 +267,13 @@ function itemLine(p: PlannedItem): string {
   );
 }
 
-// Rendering is pure, so an item's HTML at a level is computed once per plan (the budget tries levels).
-const rendered = new WeakMap<PlannedItem, Partial<Record<Level, string>>>();
+// Rendering is pure, so a group's HTML at a level is computed once per plan (the budget tries levels).
+const rendered = new WeakMap<FixGroup, Partial<Record<Level, string>>>();
 
-function renderItem(p: PlannedItem, level: Level): string {
-  let byLevel = rendered.get(p);
-  if (!byLevel) rendered.set(p, (byLevel = {}));
-  return (byLevel[level] ??= level === 'line' ? itemLine(p) : itemCard(p, level));
+function renderGroup(g: FixGroup, level: Level): string {
+  let byLevel = rendered.get(g);
+  if (!byLevel) rendered.set(g, (byLevel = {}));
+  return (byLevel[level] ??= level === 'line' ? g.items.map(itemLine).join('') : groupCard(g, level));
 }
 
 // -------------------------------------------------------------------------------------------- sections
@@ -265,115 +291,80 @@ function sectionCounts(s: Section): string {
     .join(' · ');
 }
 
-function sectionFootnote(s: Section, levels: Map<PlannedItem, Level>): string {
+function sectionFootnote(s: Section, shown: ReadonlySet<PlannedItem>): string {
   const omitted: Record<string, number> = {};
-  let rows = 0;
-  for (const p of s.items) {
-    const level = levels.get(p);
-    if (!level) omitted[p.item.status] = (omitted[p.item.status] ?? 0) + 1;
-    if (level !== 'full' && Array.isArray(p.item.details)) rows += p.item.details.length;
-  }
-  const noun = s.items.some((p) => p.item.kind === 'task') ? 'items' : 'checks';
+  for (const p of s.items) if (!shown.has(p)) omitted[p.item.status] = (omitted[p.item.status] ?? 0) + 1;
+  const task = s.items.some((p) => p.item.kind === 'task');
   const parts: string[] = [];
   const failingOmitted = (omitted.fail ?? 0) + (omitted.error ?? 0);
-  if (failingOmitted) parts.push(`${formatNumber(failingOmitted)} more failing ${noun} (listed in the summary)`);
+  if (failingOmitted) parts.push(`${plural(failingOmitted, `more failing ${task ? 'item' : 'check'}`)} (listed in the summary)`);
   for (const [st, word] of [['warn', 'warning'], ['ok', 'ok'], ['skipped', 'skipped']] as const) {
-    if (omitted[st]) parts.push(`${formatNumber(omitted[st])} more ${word} ${noun}`);
+    if (omitted[st]) parts.push(plural(omitted[st], `more ${word} ${task ? 'item' : 'check'}`));
   }
-  const text = [parts.length ? `… and ${parts.join(', ')}` : '', rows ? `details omitted: ${plural(rows, 'row')}` : ''].filter(Boolean).join(' · ');
+  const text = parts.length ? `… and ${parts.join(', ')}` : '';
   return text ? `<div style="font-size:12px;font-style:italic;color:${MUTED};padding-top:6px;border-top:1px solid ${RULE}">${text}</div>` : '';
 }
 
-function renderSection(s: Section, index: number, levels: Map<PlannedItem, Level>): string {
-  const rows = s.items.map((p) => (levels.has(p) ? renderItem(p, levels.get(p)!) : '')).join('');
-  return block(`ob-section-${index}`, BLOCK, heading(htmlLine(s.area, 60), sectionCounts(s)) + (rows ? table(ITEMS_TABLE, rows) : '') + sectionFootnote(s, levels));
+/** A passing or skipped item's hint, once per section for the items shown that share it. */
+function sectionHints(s: Section, shown: ReadonlySet<PlannedItem>): string {
+  return s.hints
+    .map((g) => {
+      const items = g.items.filter((p) => shown.has(p)).map((p) => p.item);
+      return items.length ? hintBlock(g.hint, false, items.length > 1 ? items : []).replace('<b>Hint:</b>', items.length === 1 ? `<b>Hint</b> (${idCode(items[0]!.id)})<b>:</b>` : '<b>Hint:</b>') : '';
+    })
+    .join('');
+}
+
+/** Every item is one line in its section: the fixes are in the summary, above. */
+function renderSection(s: Section, index: number, shown: ReadonlySet<PlannedItem>): string {
+  const rows = s.items.map((p) => (shown.has(p) ? itemLine(p) : '')).join('');
+  return block(
+    `ob-section-${index}`,
+    BLOCK,
+    heading(htmlLine(s.area, 60), sectionCounts(s)) + (rows ? table(ITEMS_TABLE, rows) : '') + sectionHints(s, shown) + sectionFootnote(s, shown),
+  );
 }
 
 /** A section's bytes with no item shown (the largest footnote), reserved before choosing items. */
 function sectionShellBytes(s: Section, index: number): number {
-  return bytes(renderSection(s, index, new Map())) + 120;
+  return bytes(renderSection(s, index, new Set())) + 120;
 }
 
 /**
- * Which items the sections show, and how much of each, within `budget` bytes: failing items as
- * cards with hint and action (then with details), most important first; then warnings as lines,
- * then as cards; then ok and skipped items as lines, then ok items with their details. Per-section caps keep long lists of ok
- * checks from crowding out the rest. Deterministic: it depends on the model only.
+ * Which items the sections list, one line each, within `budget` bytes: failing, then warnings,
+ * then ok, then skipped ones (with their shared hints), most important first. Per-section caps keep
+ * long lists of ok checks from crowding out the rest. What does not fit is counted. Deterministic.
  */
-export function chooseLevels(plan: Plan, budget: number): Map<PlannedItem, Level> {
-  const levels = new Map<PlannedItem, Level>();
-  const cost = new Map<PlannedItem, number>();
+export function chooseLines(plan: Plan, budget: number): Set<PlannedItem> {
+  const shown = new Set<PlannedItem>();
   let left = budget;
   const capped: PlannedItem[] = [];
   for (const s of plan.sections) {
     const seen: Record<string, number> = {};
     for (const p of s.items) {
       const st = p.item.status;
-      const cap = st === 'warn' ? LIMITS.warnPerSection : st === 'ok' ? LIMITS.okPerSection : isFailing(st) ? Infinity : LIMITS.skippedPerSection;
+      const cap = st === 'warn' ? LIMITS.warnPerSection : st === 'ok' ? LIMITS.okPerSection : isFailing(st) ? MAX_FAILING_IN_SECTIONS : LIMITS.skippedPerSection;
       seen[st] = (seen[st] ?? 0) + 1;
       if (seen[st]! <= cap) capped.push(p);
     }
   }
-  // The summary's order: new failures and the most severe first.
-  const candidates = new Set(capped);
-  // More failing items than could ever fit as lines are not even tried: the summary lists them.
-  const failing = plan.failing.slice(0, MAX_FAILING_IN_SECTIONS).filter((p) => candidates.has(p));
-  const warns = plan.warnings.filter((p) => candidates.has(p));
-  const oks = capped.filter((p) => p.item.status === 'ok');
-  const others = capped.filter((p) => p.item.status !== 'ok' && p.item.status !== 'warn' && !isFailing(p.item.status));
-
-  const floor = (items: PlannedItem[]) => {
-    for (const p of items) {
-      const b = bytes(renderItem(p, 'line'));
-      if (b > left) continue;
-      levels.set(p, 'line');
-      cost.set(p, b);
-      left -= b;
-    }
-  };
-  const upgrade = (items: PlannedItem[], to: Array<'full' | 'compact'>) => {
-    for (const p of items) {
-      if (!levels.has(p)) continue;
-      for (const level of to) {
-        const b = bytes(renderItem(p, level));
-        if (b - cost.get(p)! > left) continue;
-        left -= b - cost.get(p)!;
-        levels.set(p, level);
-        cost.set(p, b);
-        break;
-      }
-    }
-  };
-  const place = (items: PlannedItem[], order: Level[]) => {
-    for (const p of items) {
-      for (const level of order) {
-        const b = bytes(renderItem(p, level));
-        if (b > left) continue;
-        levels.set(p, level);
-        cost.set(p, b);
-        left -= b;
-        break;
-      }
-    }
-  };
-  // Failing items: a card with hint and action for as many as fit, most important first; when the
-  // bytes run out, a line, then nothing (the summary lists every one).
-  place(failing, ['compact', 'line']);
-  upgrade(failing, ['full']);
-  floor(warns);
-  upgrade(warns, ['full', 'compact']);
-  floor(oks);
-  floor(others);
-  // An ok item is worth a card only when it has something to show (largest tables, a hint).
-  upgrade(
-    oks.filter((p) => (Array.isArray(p.item.details) && p.item.details.length > 0) || p.item.hint),
-    ['full'],
-  );
-  upgrade(
-    others.filter((p) => p.item.hint),
-    ['compact'],
-  );
-  return levels;
+  const hinted = new Map<PlannedItem, FixGroup>();
+  for (const s of plan.sections) for (const g of s.hints) for (const p of g.items) hinted.set(p, g);
+  const hintCharged = new Set<FixGroup>();
+  const rank = (p: PlannedItem) => (isFailing(p.item.status) ? 0 : p.item.status === 'warn' ? 1 : p.item.status === 'ok' ? 2 : 3);
+  const ordered = capped.map((p, i) => ({ p, i })).sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i);
+  for (const { p } of ordered) {
+    let b = bytes(itemLine(p));
+    const g = hinted.get(p);
+    // A shared hint is paid for once, with the first item that shows it (plus its id in the list).
+    if (g && !hintCharged.has(g)) b += bytes(hintBlock(g.hint, false, g.items.map((x) => x.item)));
+    else if (g) b += bytes(idCode(p.item.id)) + 2;
+    if (b > left) continue;
+    shown.add(p);
+    if (g) hintCharged.add(g);
+    left -= b;
+  }
+  return shown;
 }
 
 // --------------------------------------------------------------------------------------------- summary
@@ -382,9 +373,9 @@ function badge(n: number, label: string, t: { fg: string; bg: string }): string 
   const fg = n > 0 ? t.fg : '#9ca3af';
   const bg = n > 0 ? t.bg : '#f9fafb';
   return (
-    `<td align="center" bgcolor="${bg}" style="padding:8px 2px;border-radius:6px;color:${fg}">` +
+    `<td align="center" bgcolor="${bg}" style="padding:8px 0;border-radius:6px;color:${fg}">` +
     `<div style="font-size:24px;line-height:28px;font-weight:700">${formatNumber(n)}</div>` +
-    `<div style="font-size:11px;line-height:14px;font-weight:700;letter-spacing:0.5px">${label}</div></td>`
+    `<div style="font-size:10px;line-height:13px;font-weight:700;word-break:normal;overflow-wrap:normal">${label}</div></td>`
   );
 }
 
@@ -399,44 +390,69 @@ function badges(model: ReportModel): string {
     badge(n(c.skipped), 'SKIPPED', TONES.skipped),
     badge(n(c.manual), 'MANUAL', { fg: '#1d4ed8', bg: '#dbeafe' }),
   ];
-  return table(` width="100%" style="margin-top:10px;table-layout:fixed"`, `<tr>${cells.join(`<td width="8" ${FILL}>&nbsp;</td>`)}</tr>`);
+  return table(` width="100%" style="margin-top:10px;table-layout:fixed"`, `<tr>${cells.join(`<td width="4" ${FILL}>&nbsp;</td>`)}</tr>`);
 }
 
-type SummaryLevel = 'full' | 'short' | 'ids';
+/**
+ * Which failing and warning groups the summary shows, and how, within `budget` bytes: failing groups
+ * first, most important first, each with its fix (hint and action) while the bytes last, else as
+ * lines, else by id; then warnings the same way; then evidence (detail rows) for as many as fit.
+ */
+export function chooseAttention(plan: Plan, budget: number): Map<FixGroup, Level> {
+  const levels = new Map<FixGroup, Level>();
+  const cost = new Map<FixGroup, number>();
+  let left = budget;
+  const place = (groups: FixGroup[]) => {
+    for (const g of groups) {
+      for (const level of ['compact', 'line'] as const) {
+        const b = bytes(renderGroup(g, level));
+        if (b > left) continue;
+        levels.set(g, level);
+        cost.set(g, b);
+        left -= b;
+        break;
+      }
+    }
+  };
+  const upgrade = (groups: FixGroup[]) => {
+    for (const g of groups) {
+      if (levels.get(g) !== 'compact') continue;
+      const b = bytes(renderGroup(g, 'full'));
+      if (b - cost.get(g)! > left) continue;
+      left -= b - cost.get(g)!;
+      levels.set(g, 'full');
+      cost.set(g, b);
+    }
+  };
+  place(plan.failingGroups);
+  place(plan.warningGroups);
+  upgrade(plan.failingGroups);
+  upgrade(plan.warningGroups);
+  return levels;
+}
 
-function failingList(items: PlannedItem[], level: SummaryLevel, maxBytes: number): string {
-  if (items.length === 0) return '';
-  const head = subheading(`FAILING (${formatNumber(items.length)})`, TONES.fail.fg);
-  if (level === 'ids') {
-    // As many ids as the bytes allow; the plain-text part always lists every one.
+/** FAILING (n) or WARNINGS (n): the groups chosen, then every other item by id, as far as the bytes allow. */
+function attentionList(title: string, color: string, groups: FixGroup[], levels: Map<FixGroup, Level>, idBytes: number, restNote: string): string {
+  const total = groups.reduce((n, g) => n + g.items.length, 0);
+  if (total === 0) return '';
+  const rows = groups.map((g) => (levels.has(g) ? renderGroup(g, levels.get(g)!) : '')).join('');
+  const rest = groups.filter((g) => !levels.has(g)).flatMap((g) => g.items);
+  let tail = '';
+  if (rest.length) {
     const parts: string[] = [];
-    let used = bytes(head) + 400;
-    for (const p of items) {
+    let used = 400;
+    for (const p of rest) {
       const s = `${idCode(p.item.id)}${p.isNew ? ' <b style="color:#dc2626">NEW</b>' : ''}`;
-      if (used + bytes(s) + 2 > maxBytes) break;
+      if (used + bytes(s) + 2 > idBytes) break;
       parts.push(s);
       used += bytes(s) + 2;
     }
-    const rest = items.length - parts.length;
-    return head + `<div style="font-size:13px;line-height:1.6">${parts.join(', ')}${rest > 0 ? ` … and ${formatNumber(rest)} more failing (every one is in the plain-text part)` : ''}</div>`;
+    const unnamed = rest.length - parts.length;
+    tail =
+      `<div style="font-size:13px;line-height:1.6;padding-top:4px;border-top:1px solid ${FAINT}">${parts.length ? `${parts.join(', ')}` : ''}` +
+      `${unnamed > 0 ? `${parts.length ? ' … and ' : ''}${formatNumber(unnamed)} more ${restNote}` : ''}</div>`;
   }
-  const rows = items
-    .map((p) => {
-      if (level === 'full') {
-        return (
-          `<tr><td style="padding:6px 0;border-top:1px solid ${FAINT}">${glyph(p.item.status)} ${name(p.item)}${errorMark(p.item)}${tag(p)}${severity(p.item)}` +
-          `<div style="font-size:13px;color:${BODY};margin:2px 0 0 14px">${htmlLine(p.item.summary, LIMITS.listSummary)}</div></td></tr>`
-        );
-      }
-      // Many failing items: one line each, the id rather than the title.
-      return (
-        `<tr><td style="padding:3px 0;border-top:1px solid ${FAINT};font-size:13px">${glyph(p.item.status)} ${idCode(p.item.id)}${errorMark(p.item)}` +
-        (p.isNew ? ` <b style="color:#dc2626;font-size:11px">NEW</b>` : tag(p)) +
-        ` — ${htmlLine(p.item.summary, LIMITS.shortSummary)}</td></tr>`
-      );
-    })
-    .join('');
-  return head + table(` width="100%"`, rows);
+  return subheading(`${title} (${formatNumber(total)})`, color) + (rows ? table(ITEMS_TABLE, rows) : '') + tail;
 }
 
 function shortList(title: string, color: string, items: Array<{ item: ReportItem }>, cap: number, rest: string): string {
@@ -467,7 +483,7 @@ function newSinceList(plan: Plan, caps: Caps): string {
   );
 }
 
-function summaryBlock(model: ReportModel, plan: Plan, failing: string, caps: Caps): string {
+function summaryBlock(model: ReportModel, plan: Plan, attention: string, caps: Caps): string {
   const c = model.counts;
   let verdict = '';
   if (model.items.length === 0) {
@@ -484,8 +500,7 @@ function summaryBlock(model: ReportModel, plan: Plan, failing: string, caps: Cap
     heading('Summary') +
       badges(model) +
       verdict +
-      failing +
-      shortList('WARNINGS', TONES.warn.fg, plan.warnings, caps.warningsInSummary, 'more warnings') +
+      attention +
       newSinceList(plan, caps) +
       shortList('RECOVERED', TONES.ok.fg, plan.recovered.map((item) => ({ item })), caps.recoveredInSummary, 'more recovered'),
   );
@@ -495,10 +510,10 @@ function summaryBlock(model: ReportModel, plan: Plan, failing: string, caps: Cap
 
 function trendCell(title: string, latest: string, detail: string, chart: string): string {
   return (
-    `<td width="50%" valign="top" style="padding:8px 12px 8px 0">` +
+    `<tr><td valign="top" style="padding:8px 0">` +
     `<div style="font-size:12px;font-weight:700;color:${MUTED};letter-spacing:0.5px">${title}</div>` +
     `<div style="font-size:20px;font-weight:700;margin:2px 0">${latest}</div>` +
-    `<div style="font-size:12px;color:${MUTED};margin-bottom:6px">${detail}</div>${chart}</td>`
+    `<div style="font-size:12px;color:${MUTED};margin-bottom:6px">${detail}</div>${chart}</td></tr>`
   );
 }
 
@@ -513,7 +528,7 @@ function trendsBlock(model: ReportModel, caps: Caps): string {
     const values = size.map((p) => p.value);
     cells.push(
       trendCell(
-        `DATABASE SIZE · ${size.length} DAYS`,
+        `DATABASE SIZE · ${plural(size.length, 'DAY', 'DAYS')}`,
         escapeHtml(formatBytes(last.value)),
         escapeHtml(`${change ? `${change} since ${line(first.date, 20)} · ` : ''}min ${formatBytes(Math.min(...values))}, max ${formatBytes(Math.max(...values))}`),
         barChart(size, { height: 44, width: 270, color: '#93c5fd', latestColor: '#2563eb', zeroBased: false, format: formatBytes, titles: caps.barTitles }),
@@ -526,7 +541,7 @@ function trendsBlock(model: ReportModel, caps: Caps): string {
     const peak = fails.reduce((a, b) => (b.value > a.value ? b : a), fails[0]!);
     cells.push(
       trendCell(
-        `QUEUE FAILURES · ${fails.length} DAYS`,
+        `QUEUE FAILURES · ${plural(fails.length, 'DAY', 'DAYS')}`,
         `${escapeHtml(formatNumber(last.value))} <span style="font-size:12px;font-weight:400;color:${MUTED}">failed jobs today</span>`,
         escapeHtml(`peak ${formatNumber(peak.value)} on ${line(peak.date, 20)} · ${formatNumber(fails.reduce((a, b) => a + b.value, 0))} in all`),
         barChart(fails, { height: 44, width: 270, color: '#fca5a5', latestColor: '#dc2626', zeroColor: '#d1d5db', zeroBased: true, format: formatNumber, titles: caps.barTitles }),
@@ -549,7 +564,7 @@ function trendsBlock(model: ReportModel, caps: Caps): string {
         const age = ages[i];
         return (
           `<tr><td>${idCode(line(h.name, 40))}</td><td style="font-weight:700;color:${color}">${htmlLine(state, 16)}</td>` +
-          `<td nowrap>${age === undefined ? 'no success yet' : `${escapeHtml(formatAge(age))} ago`}</td><td width="150">${hbar(age === undefined ? 1 : age / maxAge, 150, color)}</td></tr>`
+          `<td nowrap>${age === undefined ? 'no success yet' : `${escapeHtml(formatAge(age))} ago`}</td><td width="90">${hbar(age === undefined ? 1 : age / maxAge, 90, color)}</td></tr>`
         );
       })
       .join('');
@@ -560,7 +575,8 @@ function trendsBlock(model: ReportModel, caps: Caps): string {
       (more > 0 ? `<div style="font-size:12px;color:${MUTED}">… and ${plural(more, 'more heartbeat')}</div>` : '');
   }
   if (cells.length === 0 && !rest) return '';
-  const charts = cells.length ? table(` width="100%"`, `<tr>${cells.join('')}${cells.length === 1 ? `<td width="50%">&nbsp;</td>` : ''}</tr>`) : '';
+  // One chart per row: two side by side would not fit a phone's 375 px.
+  const charts = cells.length ? table(` width="100%"`, cells.join('')) : '';
   return block('ob-trends', BLOCK, heading('Trends') + charts + rest);
 }
 
@@ -680,22 +696,21 @@ function compose(model: ReportModel, plan: Plan, subject: string, target: number
   const top = headerBlock(model) + bannerBlock(model, caps);
   const bottom = trendsBlock(model, caps) + manualBlock(model.manual, caps) + linksBlock(model.links, caps) + footerBlock(model);
   const fixed = bytes(page(subject, pre, top + bottom)) + bytes(summaryBlock(model, plan, '', caps));
-
-  // Every failing item is listed in the summary: with its summary while that takes under a fifth
-  // of the bytes, on one line each under two fifths, else as many ids as fit.
-  let failing = '';
-  for (const [level, share] of [['full', 0.2], ['short', 0.4], ['ids', 0.4]] as const) {
-    const budget = Math.max(6_000, Math.floor(target * share));
-    failing = failingList(plan.failing, level, budget);
-    if (bytes(failing) <= budget) break;
-  }
-
   const shells = plan.sections.reduce((n, s, i) => n + sectionShellBytes(s, i + 1), 0);
-  const levels = chooseLevels(plan, Math.max(0, target - fixed - bytes(failing) - shells));
-  const sections = plan.sections.map((s, i) => renderSection(s, i + 1, levels)).join('');
+  const room = Math.max(0, target - fixed - shells);
+
+  // The summary's failing and warning items, with their fixes, come first: up to three fifths of
+  // the bytes (a fifth of it for naming by id what does not fit); the sections' lines get the rest.
+  const idBytes = Math.max(6_000, Math.floor(room * 0.15));
+  const levels = chooseAttention(plan, Math.max(0, Math.floor(room * 0.6) - idBytes));
+  const attention =
+    attentionList('FAILING', TONES.fail.fg, plan.failingGroups, levels, idBytes, 'failing (every one is in the plain-text part)') +
+    attentionList('WARNINGS', TONES.warn.fg, plan.warningGroups, levels, Math.floor(idBytes / 3), 'warnings (in the plain-text part)');
+  const shown = chooseLines(plan, Math.max(0, room - bytes(attention)));
+  const sections = plan.sections.map((s, i) => renderSection(s, i + 1, shown)).join('');
   return {
-    html: page(subject, pre, top + summaryBlock(model, plan, failing, caps) + sections + bottom),
-    everyFailingShown: plan.failing.every((p) => levels.get(p) === 'full' || levels.get(p) === 'compact'),
+    html: page(subject, pre, top + summaryBlock(model, plan, attention, caps) + sections + bottom),
+    everyFailingShown: plan.failingGroups.every((g) => levels.get(g) === 'full' || levels.get(g) === 'compact'),
   };
 }
 
@@ -704,7 +719,7 @@ export function renderHtml(model: ReportModel, plan: Plan, subject: string): str
   let target = HTML_TARGET_BYTES;
   let caps = CAPS;
   let out = compose(model, plan, subject, target, caps);
-  // Failing items' cards (hint, action) come before the long tail of notes, manual items and heartbeats.
+  // Failing items' fixes (hint, action) come before the long tail of notes, manual items and heartbeats.
   if (!out.everyFailingShown || bytes(out.html) >= HTML_LIMIT_BYTES) {
     caps = TIGHT;
     out = compose(model, plan, subject, target, caps);

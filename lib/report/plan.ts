@@ -1,10 +1,11 @@
-import type { CheckStatus } from '../checks/types.js';
+import type { CheckStatus, Hint } from '../checks/types.js';
 import type { ReportItem, ReportModel } from './model.js';
 import { line } from './escape.js';
 
 /**
  * What the report says and in which order, computed once so the subject, the HTML and the text part
- * always agree: summary lists first (failing, warnings, new, recovered), then sections by area.
+ * always agree: summary lists first (failing, warnings, each with its fix; new, recovered), then
+ * sections by area, one line per item.
  */
 
 export const STATUS_ORDER: readonly CheckStatus[] = ['fail', 'error', 'warn', 'ok', 'skipped'];
@@ -37,12 +38,23 @@ export interface Section {
   area: string;
   items: PlannedItem[];
   counts: Record<CheckStatus, number>;
+  /** Hints of the section's passing and skipped items, each once with the items it applies to. */
+  hints: FixGroup[];
+}
+
+/** Items sharing one fix (the same hint text and action): the fix is shown once, naming them all. */
+export interface FixGroup {
+  hint?: Hint;
+  items: PlannedItem[];
 }
 
 export interface Plan {
   /** fail + error: new first, then by severity, fail before error. */
   failing: PlannedItem[];
   warnings: PlannedItem[];
+  /** `failing` and `warnings` grouped by fix: a group stands where its first item stood. */
+  failingGroups: FixGroup[];
+  warningGroups: FixGroup[];
   newSince: PlannedItem[];
   recovered: ReportItem[];
   sections: Section[];
@@ -109,10 +121,44 @@ export function buildPlan(model: ReportModel): Plan {
     const items = (groups.get(area) ?? []).sort(byStatusThenSeverity).map((x) => x.p);
     const counts = emptyCounts();
     for (const p of items) if (p.item.status in counts) counts[p.item.status]++;
-    return { area, items, counts };
+    const quiet = items.filter((p) => !isFailing(p.item.status) && p.item.status !== 'warn');
+    return { area, items, counts, hints: groupByHint(quiet).filter((g) => g.hint) };
   });
 
-  return { failing, warnings, newSince, recovered: model.transitions.recovered, sections };
+  return { failing, warnings, failingGroups: groupByHint(failing), warningGroups: groupByHint(warnings), newSince, recovered: model.transitions.recovered, sections };
+}
+
+/** What makes two hints the same fix: the text people read and the action's method, path and body. */
+export function hintKey(hint: Hint | undefined): string | undefined {
+  if (!hint || typeof hint !== 'object') return undefined;
+  const text = line(hint.text, 600);
+  const action = hint.action && typeof hint.action === 'object' ? hint.action : undefined;
+  if (!text && !action) return undefined;
+  let body: string;
+  try {
+    body = JSON.stringify(action?.body ?? null, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? '';
+  } catch {
+    body = '[unprintable]';
+  }
+  return JSON.stringify([text, action ? `${line(action.method || 'POST', 10)} ${line(action.path, 200)}` : '', body]);
+}
+
+/** Items in order, those with the same fix gathered at the first one's place; items without a hint stand alone. */
+export function groupByHint(items: PlannedItem[]): FixGroup[] {
+  const groups: FixGroup[] = [];
+  const byKey = new Map<string, FixGroup>();
+  for (const p of items) {
+    const key = hintKey(p.item.hint);
+    const existing = key === undefined ? undefined : byKey.get(key);
+    if (existing) {
+      existing.items.push(p);
+      continue;
+    }
+    const g: FixGroup = { ...(key !== undefined ? { hint: p.item.hint } : {}), items: [p] };
+    groups.push(g);
+    if (key !== undefined) byKey.set(key, g);
+  }
+  return groups;
 }
 
 /** "NEW", "failing for 3 days", "failing since today" — how long a failing item has been failing. */

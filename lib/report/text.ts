@@ -3,11 +3,11 @@ import type { ReportItem, ReportModel } from './model.js';
 import { lastPoints } from './charts.js';
 import { clean, line, oneLine } from './escape.js';
 import { actionJson, formatAge, formatBytes, formatCell, formatChange, formatNumber, isNumeric, plural } from './format.js';
-import { failingLabel, isFailing, type Plan, type PlannedItem, type Section } from './plan.js';
+import { failingLabel, isFailing, type FixGroup, type Plan, type PlannedItem, type Section } from './plan.js';
 
 /**
- * The plain-text part, in the HTML's order: summary (failing items with their hints and actions),
- * sections, trends as numbers, manual items as "[ ] …", links. Lines stay within WIDTH where the
+ * The plain-text part, in the HTML's order: summary (failing items, then warnings, each with its fix
+ * once for the items that share it, and their detail rows), sections (one line per item), trends as numbers, manual items as "[ ] …", links. Lines stay within WIDTH where the
  * content allows (a long URL or id is never cut). Not clipped by mail clients, so it is the complete
  * list of failing items even when the HTML had to shorten; other lists are still capped.
  */
@@ -26,7 +26,8 @@ const TEXT_LIMITS = {
   skippedPerSection: 10,
   /** Past this many bytes of sections, items shrink to one line; past twice as many, they are counted. */
   sectionBytes: 80_000,
-  warningsInSummary: 30,
+  /** Past this many bytes of warning entries (hints, fixes), the rest are one line each. */
+  warningBytes: 40_000,
   recovered: 30,
   manual: 50,
   links: 30,
@@ -107,13 +108,45 @@ function detailLines(item: ReportItem, indent: number): string[] {
   return out;
 }
 
-function failingEntry(p: PlannedItem): string[] {
-  const { item } = p;
-  return [
-    ...wrap(`${label(item.status)} ${name(item)}${tags(p)}`, 4, `  ${glyph(item.status)} `),
-    ...wrap(line(item.summary, TEXT_LIMITS.summary), 6),
-    ...hintLines(item.hint, 6),
-  ];
+/** push(...lines) without the argument limit (a group can hold thousands of lines). */
+function append(out: string[], lines: string[]): void {
+  for (const l of lines) out.push(l);
+}
+
+/** A group's items (status, summary, detail rows), then their fix once, naming them when several share it. */
+function groupEntry(g: FixGroup): string[] {
+  const out: string[] = [];
+  // Many items with one fix: the first ones in full, the others named in "Applies to".
+  const headed = g.items.slice(0, 12);
+  for (const p of headed) {
+    const { item } = p;
+    append(out, wrap(`${label(item.status)} ${name(item)}${tags(p)}`, 4, `  ${glyph(item.status)} `));
+    append(out, wrap(line(item.summary, TEXT_LIMITS.summary), 6));
+  }
+  if (g.items.length > 1 && g.hint) append(out, wrap(`Applies to ${plural(g.items.length, 'item')}: ${g.items.map((p) => line(p.item.id, 100)).join(', ')}`, 12, '      '));
+  append(out, hintLines(g.hint, 6));
+  for (const p of headed.slice(0, g.items.length > 1 ? 3 : 1)) append(out, detailLines(p.item, 6));
+  return out;
+}
+
+/** One line per item: past the budget, the id alone; past twice the budget, not even that (counted). */
+function attentionLines(title: string, groups: FixGroup[], limit: number, what: string): string[] {
+  const total = groups.reduce((n, g) => n + g.items.length, 0);
+  if (total === 0) return [];
+  const out = ['', `${title} (${formatNumber(total)})`];
+  let used = 0;
+  let shortened = 0;
+  for (const g of groups) {
+    let lines: string[];
+    if (used > 2 * limit) lines = g.items.map((p) => `  ${glyph(p.item.status)} ${label(p.item.status)} ${line(p.item.id, 100)}${tags(p)}`);
+    else if (used > limit) lines = g.items.flatMap((p) => wrap(`${label(p.item.status)} ${name(p.item)}${tags(p)} — ${line(p.item.summary, 100)}`, 4, `  ${glyph(p.item.status)} `));
+    else lines = groupEntry(g);
+    if (used > limit) shortened += g.items.length;
+    for (const l of lines) used += Buffer.byteLength(l, 'utf8') + 1;
+    append(out, lines);
+  }
+  if (shortened) out.push(`  (hints and fixes left out for the last ${plural(shortened, what)} to keep this email short)`);
+  return out;
 }
 
 /** Bytes of section text written so far: past the budget, items shrink, then are only counted. */
@@ -135,7 +168,7 @@ function sectionLines(s: Section, budget: Budget): string[] {
   const out = ['', title, '-'.repeat(Math.min(WIDTH, Array.from(title).length))];
   const seen: Record<string, number> = {};
   const omitted: Record<string, number> = {};
-  let shortened = 0;
+  const shown = new Set<PlannedItem>();
   for (const p of s.items) {
     const st = p.item.status;
     const cap = st === 'warn' ? TEXT_LIMITS.warnPerSection : st === 'ok' ? TEXT_LIMITS.okPerSection : isFailing(st) ? Infinity : TEXT_LIMITS.skippedPerSection;
@@ -145,25 +178,22 @@ function sectionLines(s: Section, budget: Budget): string[] {
       omitted[st] = (omitted[st] ?? 0) + 1;
       continue;
     }
-    const head = `${label(st)} ${name(p.item)}${tags(p)}`;
-    let lines: string[];
-    if (budget.used > TEXT_LIMITS.sectionBytes) {
-      lines = wrap(`${head} — ${line(p.item.summary, 100)}`, 12, `  ${glyph(st)} `);
-      if (Array.isArray(p.item.details) && p.item.details.length) shortened++;
-    } else if (st === 'ok' || st === 'skipped') {
-      lines = wrap(`${head} — ${line(p.item.summary, 200)}`, 12, `  ${glyph(st)} `);
-      lines.push(...(st === 'ok' ? detailLines(p.item, 12) : hintLines(p.item.hint, 12)));
-    } else {
-      lines = [...wrap(head, 12, `  ${glyph(st)} `), ...wrap(line(p.item.summary, TEXT_LIMITS.summary), 12), ...detailLines(p.item, 12)];
-      if (!isFailing(st)) lines.push(...hintLines(p.item.hint, 12));
-      else if (p.item.hint) lines.push('            Hint and fix: see FAILING above.');
-    }
+    const lines = wrap(`${label(st)} ${name(p.item)}${tags(p)} — ${line(p.item.summary, budget.used > TEXT_LIMITS.sectionBytes ? 100 : 200)}`, 12, `  ${glyph(st)} `);
+    shown.add(p);
+    for (const l of lines) budget.used += Buffer.byteLength(l, 'utf8') + 1;
+    out.push(...lines);
+  }
+  // A passing or skipped item's hint, once for all the listed items that share it.
+  for (const g of s.hints) {
+    const ids = g.items.filter((p) => shown.has(p)).map((p) => line(p.item.id, 100));
+    if (!ids.length || !g.hint || !line(g.hint.text, 10)) continue;
+    const lines = wrap(`Hint (${ids.join(', ')}): ${line(g.hint.text, TEXT_LIMITS.hint)}`, 6, '    ');
     for (const l of lines) budget.used += Buffer.byteLength(l, 'utf8') + 1;
     out.push(...lines);
   }
   const rest = Object.entries(omitted).map(([st, n]) => `${formatNumber(n)} more ${st === 'warn' ? 'warning' : isFailing(st as CheckStatus) ? `${st} (in FAILING above)` : st}`);
-  if (rest.length) out.push(`  … and ${rest.join(', ')} ${noun}s`);
-  if (shortened) out.push(`  (details omitted for ${plural(shortened, noun)} to keep this email short)`);
+  const omittedTotal = Object.values(omitted).reduce((a, b) => a + b, 0);
+  if (rest.length) out.push(`  … and ${rest.join(', ')} ${omittedTotal === 1 ? noun : `${noun}s`}`);
   return out;
 }
 
@@ -189,7 +219,7 @@ function trendLines(model: ReportModel): string[] {
       `  Queue failures: ${formatNumber(last.value)} on ${line(last.date, 20)}; peak ${formatNumber(peak.value)} on ${line(peak.date, 20)}; ` +
         `${formatNumber(fails.reduce((a, b) => a + b.value, 0))} over ${plural(fails.length, 'day')}`,
     );
-    out.push(...wrap(`last ${fails.length}: ${fails.map((p) => formatNumber(p.value)).join(' ')}`, 4));
+    out.push(...wrap(`last ${plural(fails.length, 'day')}: ${fails.map((p) => formatNumber(p.value)).join(' ')}`, 4));
   }
   if (typeof t.newSlowQueries === 'number' && Number.isFinite(t.newSlowQueries)) out.push(`  New slow queries since the previous snapshot: ${formatNumber(t.newSlowQueries)}`);
   const hbs = Array.isArray(t.heartbeats) ? t.heartbeats.slice(0, TEXT_LIMITS.heartbeats) : [];
@@ -232,30 +262,8 @@ export function renderText(model: ReportModel, plan: Plan, subject: string): str
   );
   if (model.items.length > 0 && plan.failing.length === 0 && plan.warnings.length === 0) out.push('  All clear.');
 
-  if (plan.failing.length) {
-    out.push('', `FAILING (${formatNumber(plan.failing.length)})`);
-    let used = 0;
-    let shortened = 0;
-    for (const p of plan.failing) {
-      // Past the budget, one line each; past twice the budget, just the id: every one is still named.
-      const lines =
-        used > 2 * TEXT_LIMITS.failingBytes
-          ? [`  ${glyph(p.item.status)} ${label(p.item.status)} ${line(p.item.id, 100)}${tags(p)}`]
-          : used > TEXT_LIMITS.failingBytes
-            ? wrap(`${label(p.item.status)} ${name(p.item)}${tags(p)} — ${line(p.item.summary, 100)}`, 4, `  ${glyph(p.item.status)} `)
-            : failingEntry(p);
-      if (used > TEXT_LIMITS.failingBytes) shortened++;
-      for (const l of lines) used += Buffer.byteLength(l, 'utf8') + 1;
-      out.push(...lines);
-    }
-    if (shortened) out.push(`  (hints and fixes left out for the last ${plural(shortened, 'failing item')} to keep this email short)`);
-  }
-  if (plan.warnings.length) {
-    out.push('', `WARNINGS (${formatNumber(plan.warnings.length)})`);
-    for (const p of plan.warnings.slice(0, TEXT_LIMITS.warningsInSummary)) out.push(...wrap(`${name(p.item)} — ${line(p.item.summary, 200)}`, 4, '  ! '));
-    const rest = plan.warnings.length - TEXT_LIMITS.warningsInSummary;
-    if (rest > 0) out.push(`  … and ${plural(rest, 'more warning')}`);
-  }
+  append(out, attentionLines('FAILING', plan.failingGroups, TEXT_LIMITS.failingBytes, 'failing item'));
+  append(out, attentionLines('WARNINGS', plan.warningGroups, TEXT_LIMITS.warningBytes, 'warning'));
   if (plan.newSince.length) {
     out.push('', `NEW SINCE LAST RUN (${formatNumber(plan.newSince.length)})`);
     out.push(...wrap(plan.newSince.map((p) => line(p.item.id, 100)).join(', '), 2));
@@ -268,7 +276,7 @@ export function renderText(model: ReportModel, plan: Plan, subject: string): str
   }
 
   const budget: Budget = { used: 0 };
-  for (const s of plan.sections) out.push(...sectionLines(s, budget));
+  for (const s of plan.sections) append(out, sectionLines(s, budget));
   out.push(...trendLines(model));
 
   const manual = Array.isArray(model.manual) ? model.manual : [];

@@ -328,3 +328,79 @@ export function hostileModel(): ReportModel {
     notes: [...HOSTILE],
   });
 }
+
+/**
+ * The 9 a.m. report a new user got (issue 14 item 4): 40-odd passing checks with detail rows, the only
+ * warning far down in its section, six Redis checks skipped with the same hint, and trends one day old.
+ */
+export function morningModel(): ReportModel {
+  const pg = (id: string, summary: string, extra: Partial<ReportItem> = {}) => item(`postgres.${id}`, 'ok', summary, { title: id, ...extra });
+  const rows = (n: number, f: (i: number) => Record<string, unknown>) => Array.from({ length: n }, (_, i) => f(i));
+  const redisHint = {
+    text: 'No Redis is configured, so Opsbook uses a Map inside this process and there is no server to measure. Set REDIS_URL (TCP) or UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN.',
+  };
+  const items: ReportItem[] = [
+    pg('reachable', 'connected in 4 ms (PostgreSQL 16.4)'),
+    pg('connections', '14 of 100 connections in use (14%)', { details: rows(5, (i) => ({ application: `app-${i}`, state: i % 2 ? 'idle' : 'active', count: 3 - (i % 3), oldest: `${i + 1} min` })) }),
+    pg('idle-in-transaction', 'no session idle in transaction longer than 5 min'),
+    pg('long-running', 'no query running longer than 5 min'),
+    pg('locks', 'no blocked lock waits', { details: rows(3, (i) => ({ mode: ['AccessShareLock', 'RowExclusiveLock', 'ExclusiveLock'][i], granted: 12 - i })) }),
+    pg('cache-hit', 'cache hit ratio 99.4% (tables), 99.9% (indexes)'),
+    pg('database-size', 'app is 2.3 GB'),
+    pg('largest-tables', 'largest: public.events 1.1 GB (48% of the database)', {
+      details: rows(5, (i) => ({ table: `public.table_with_a_name_${i}`, bytes: 1_100_000_000 / (i + 1), tableBytes: 800_000_000 / (i + 1), indexBytes: 300_000_000 / (i + 1) })),
+      more: 37,
+    }),
+    pg('table-bloat', 'no table above 30% estimated bloat', { details: rows(5, (i) => ({ table: `public.t${i}`, bloatPct: 12 - i, wastedBytes: 4_000_000 * (5 - i) })) }),
+    pg('index-bloat', 'no index above 30% estimated bloat', { details: rows(5, (i) => ({ index: `public.t${i}_pkey`, bloatPct: 9 - i, wastedBytes: 1_000_000 * (5 - i) })) }),
+    pg('unused-indexes', 'no unused index larger than 10 MB'),
+    pg('wraparound', 'oldest transaction ID age 41 M (2% of the limit)'),
+    pg('replication', 'no replicas'),
+    pg('slow-queries', 'no new slow query since the previous snapshot', { details: rows(5, (i) => ({ query: `SELECT * FROM t${i} WHERE id = $1`, calls: 10_000 * (i + 1), meanMs: 12.5 + i })) }),
+    pg('sequences', 'no sequence above 50% of its range'),
+    pg('settings', 'statement_timeout 30 s, idle_in_transaction_session_timeout 60 s'),
+    pg('statements', 'pg_stat_statements installed, 1,204 statements tracked'),
+    pg('vacuum', 'no table above 20% dead rows', { details: rows(5, (i) => ({ table: `public.t${i}`, deadRows: 1000 * i, deadPct: i, lastAutovacuum: '2025-03-09T22:40:51Z' })) }),
+    ...['ping', 'memory', 'clients', 'hit-rate', 'dbsize', 'slowlog'].map((c) =>
+      item(`redis.${c}`, 'skipped', 'in-memory fallback: set REDIS_URL or UPSTASH_REDIS_REST_URL', { title: `Redis ${c}`, area: 'Redis', hint: redisHint }),
+    ),
+    item('queues.email', 'warn', 'email: 7 failed jobs (warn at 5); last error: 451 4.7.1 Temporary local problem, please try again later', {
+      title: 'Queue email',
+      area: 'Queues',
+      details: [{ jobId: 'email:88123', name: 'lesson-reminder', attempts: 5, failedReason: '451 4.7.1 Temporary local problem', failedAt: '2025-03-10T08:41:12Z' }],
+      more: 6,
+      hint: {
+        text: 'The mail provider is throttling: check its dashboard for the sending limit, then retry the failed jobs once the cause is fixed.',
+        action: { method: 'POST', path: '/api/admin/queues/retry', body: { queue: 'email', limit: 100, dryRun: true } },
+      },
+    }),
+    ...['transcode', 'billing', 'webhooks'].map((q) =>
+      item(`queues.${q}`, 'ok', `${q}: 0 failed, 2 waiting, oldest waiting 4 s`, {
+        title: `Queue ${q}`,
+        area: 'Queues',
+        details: [{ queue: q, waiting: 2, active: 1, delayed: 0, failed: 0, completed: 1_204 }],
+      }),
+    ),
+    ...['api', 'app', 'docs', 'status'].map((h) => item(`http.${h}`, 'ok', `GET https://${h}.example.com/ → 200 in 142 ms`, { title: `HTTP ${h}`, area: 'Endpoints', details: [{ url: `https://${h}.example.com/`, status: 200, ms: 142 }] })),
+    item('tls.api.example.com', 'ok', 'certificate valid for 61 days', { title: 'TLS api.example.com', area: 'Endpoints' }),
+    ...['nightly-backup', 'billing-sync', 'search-reindex'].map((h) =>
+      item(`heartbeat.${h}`, 'ok', 'up: last success 2 h ago', { title: h, area: 'Heartbeats', details: [{ state: 'up', lastSuccess: '2025-03-10T07:00:00Z', nextDue: '2025-03-11T07:00:00Z' }] }),
+    ),
+    item('sql.signups-24h', 'ok', '412 sign-ups in 24 h', { title: 'Sign-ups (24 h)', area: 'Metrics', value: 412 }),
+  ];
+  return model({
+    items,
+    manual: [{ text: 'Review new error spikes in Sentry', owner: 'on-call' }],
+    trends: {
+      databaseSize: [{ date: '2025-03-10', value: 2.3 * 2 ** 30 }],
+      queueFailures: [{ date: '2025-03-10', value: 0 }],
+      newSlowQueries: 0,
+      heartbeats: [
+        { name: 'nightly-backup', state: 'up', lastSuccessAgeSeconds: 7200 },
+        { name: 'billing-sync', state: 'up', lastSuccessAgeSeconds: 7300 },
+        { name: 'search-reindex', state: 'up', lastSuccessAgeSeconds: 7400 },
+      ],
+    },
+    links: { Grafana: 'https://grafana.example.com/d/ops' },
+  });
+}

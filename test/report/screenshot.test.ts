@@ -5,7 +5,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderReport } from '../../lib/report/index.js';
 import { ensureChromium } from '../support/chromium.js';
-import { bigModel, hostileModel, sampleModel } from './fixtures.js';
+import { bigModel, hostileModel, morningModel, sampleModel } from './fixtures.js';
 
 /**
  * The report as a reader sees it, in real headless Chromium: what is above the fold, what is
@@ -136,5 +136,35 @@ describe('report in headless Chromium', () => {
     } finally {
       await page.close();
     }
+  });
+
+  // The 9 a.m. read (issue 14 item 4): on a phone and on a laptop, nothing scrolls sideways, and the
+  // first warning's fix is on the first screen, above the 40 passing checks.
+  describe.each([
+    ['the morning report (one warning among 40 passing checks, six skipped Redis checks)', 'morning', morningModel, 'The mail provider is throttling'],
+    // Failing items come before warnings: here the first fix is the first failing item's.
+    ['the sample report (four failing, seven warnings)', 'sample', sampleModel, 'Close sessions idle for more than 10 minutes'],
+  ] as const)('%s', (_name, file, build, firstHint) => {
+    it.each([375, 800])('at %i px: no horizontal scroll, and the first fix is on the first screen', async (width) => {
+      const { html } = renderReport(build());
+      const { page, requests } = await open(html, width, 900);
+      try {
+        const scroll = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, viewport: window.innerWidth }));
+        expect(scroll.scrollWidth, `page width at ${width} px`).toBeLessThanOrEqual(scroll.viewport);
+        const hint = await box(page, `#ob-summary >> text=${firstHint}`);
+        if (width === 800) expect(hint.y, 'the first fix’s hint, px from the top').toBeLessThan(900);
+        // On a phone it is the next screen at the latest, and always above the first section.
+        expect(hint.y).toBeLessThan((await box(page, '#ob-section-1')).y);
+        // Dates under the trend bars stay on one line.
+        const labels = await page.locator('#ob-trends td[nowrap][style*="white-space:nowrap"]').evaluateAll((tds) => tds.map((td) => td.getBoundingClientRect().height));
+        expect(labels.length).toBeGreaterThan(0);
+        for (const h of labels) expect(h).toBeLessThan(20);
+        mkdirSync(OUT_DIR, { recursive: true });
+        await page.screenshot({ path: `${OUT_DIR}report-${file}-${width}.png`, fullPage: true });
+        expect(requests).toEqual([]);
+      } finally {
+        await page.close();
+      }
+    });
   });
 });

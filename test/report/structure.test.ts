@@ -43,7 +43,7 @@ describe('report HTML structure', () => {
     expect(failingList.slice(order[0], order[1])).toContain('>NEW</span>');
     expect(failingList.slice(order[2], order[3])).toContain('failing for 3 days');
     expect(failingList.slice(order[3])).toContain('failing for 1 day<');
-    expect(failingList.slice(order[1], order[2])).toContain('ERROR');
+    expect(failingList).toMatch(/>ERROR<\/span> <b>Neon status<\/b>/);
   });
 
   it('lists warnings, new failures and recovered items in the summary', () => {
@@ -62,14 +62,26 @@ describe('report HTML structure', () => {
     expect(positions).toEqual([...positions].sort((a, b) => a - b));
   });
 
-  it('shows each finding with its detail rows, hint and the admin action with its dry-run body', () => {
-    const card = html.slice(at('<b>Connections</b>', html.slice(at('id="ob-section-1"'))) + at('id="ob-section-1"'));
-    expect(card).toMatch(/<td( nowrap)?>worker-transcode<\/td>/);
-    expect(card).toContain('+ 2 more rows');
-    expect(card).toContain('<b>Hint:</b> Close sessions idle for more than 10 minutes');
+  it('shows each failing or warning finding in the summary with its hint, the admin action with its dry-run body, then its detail rows', () => {
+    const card = summary.slice(at('<b>Connections</b>', summary));
+    const hint = at('<b>Hint:</b> Close sessions idle for more than 10 minutes', card);
+    expect(at('92 of 100 connections in use', card)).toBeLessThan(hint);
     expect(card).toMatch(/<pre[^>]*><b[^>]*>POST<\/b> \/api\/admin\/db\/terminate\n\{\n {2}&quot;idleLongerThan&quot;: &quot;10m&quot;,\n {2}&quot;dryRun&quot;: true\n\}<\/pre>/);
-    expect(html).toContain('/api/admin/queues/retry');
-    expect(html).toContain('&quot;queue&quot;: &quot;email&quot;');
+    expect(at('worker-transcode', card)).toBeGreaterThan(hint);
+    expect(card).toContain('+ 2 more rows');
+    expect(summary).toContain('/api/admin/queues/retry');
+    expect(summary).toContain('&quot;queue&quot;: &quot;email&quot;');
+    // Warnings too: the vacuum warning's fix is in the summary.
+    expect(summary.slice(at('WARNINGS (7)', summary))).toContain('/api/admin/db/maintenance');
+  });
+
+  it('lists every item one line each in its section, with no detail table and no fix (the fixes are above)', () => {
+    const sections = html.slice(at('id="ob-section-1"'), at('id="ob-trends"'));
+    expect(sections).not.toContain('cellpadding="3"');
+    expect(sections).not.toContain('Admin action that fixes it');
+    for (const i of sample.items) expect(sections).toContain(`>${i.id}</code>`);
+    const postgres = sections.slice(0, at('id="ob-section-2"', sections));
+    expect(postgres.match(/<tr><td style="padding:5px 0/g)).toHaveLength(sample.items.filter((i) => i.area === 'Postgres').length);
   });
 
   it('draws trends as table-cell bars with the latest values in text', () => {
@@ -186,8 +198,8 @@ describe('report text part', () => {
     expect(failing).toContain('Fix:  POST /api/admin/db/terminate   (dry run first)\n            {\n              "idleLongerThan": "10m",\n              "dryRun": true\n            }');
   });
 
-  it('shows detail rows as an aligned table, trends as numbers and manual items as [ ]', () => {
-    expect(text).toMatch(/table {10}\| bytes {2}\| tableBytes \| indexBytes/);
+  it('shows a finding’s detail rows as an aligned table, trends as numbers and manual items as [ ]', () => {
+    expect(text).toMatch(/table {10}\| deadRows {2}\| deadPct \| lastAutovacuum/);
     expect(text).toContain('Database size: 4.1 GB on 2025-03-10');
     expect(text).toContain('Queue failures: 214 on 2025-03-10; peak 214 on 2025-03-10');
     expect(text).toContain('New slow queries since the previous snapshot: 3');
