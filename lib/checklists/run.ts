@@ -356,6 +356,7 @@ async function runItems(
     severity: c.severity,
     summary: c.summary,
     ...(typeof c.value === 'number' ? { value: c.value } : {}),
+    ...(c.unit ? { unit: c.unit } : {}),
     details: c.details,
     more: c.more,
     hint: c.hint,

@@ -28,6 +28,13 @@ export function formatBytes(n: number): string {
   return `${n < 0 ? '-' : ''}${v >= 10 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
 }
 
+/** A metric's value in its unit: bytes in units ("1.2 GB"), others grouped with the unit after ("71 %", "412 sign-ups"). */
+export function formatWithUnit(n: number, unit: string | undefined): string {
+  const u = line(unit, 20);
+  if (/^bytes?$/i.test(u)) return formatBytes(n);
+  return u ? `${formatNumber(n)} ${u}` : formatNumber(n);
+}
+
 /** "42 s", "5 min", "3 h 12 min", "2 d 4 h". */
 export function formatAge(seconds: number): string {
   if (!Number.isFinite(seconds)) return 'unknown';

@@ -2,7 +2,7 @@ import type { CheckStatus, Hint } from '../checks/types.js';
 import type { ManualItem, ReportItem, ReportModel } from './model.js';
 import { barChart, hbar, lastPoints } from './charts.js';
 import { escapeHtml, htmlLine, line, safeHref, truncate } from './escape.js';
-import { actionJson, formatAge, formatBytes, formatCell, formatChange, formatNumber, isNumeric, plural } from './format.js';
+import { actionJson, formatAge, formatBytes, formatCell, formatChange, formatNumber, formatWithUnit, isNumeric, plural } from './format.js';
 import { failingLabel, isFailing, type FixGroup, type Plan, type PlannedItem, type Section } from './plan.js';
 
 /**
@@ -56,13 +56,15 @@ interface Caps {
   links: number;
   manual: number;
   heartbeats: number;
+  /** Metric trend charts (pushed heartbeat metrics, SQL metrics). */
+  metrics: number;
   recoveredInSummary: number;
   newInSummary: number;
   /** Hover titles (date: value) on trend bars. */
   barTitles: boolean;
 }
-const CAPS: Caps = { notes: 5, links: 20, manual: 25, heartbeats: 15, recoveredInSummary: 12, newInSummary: 30, barTitles: true };
-const TIGHT: Caps = { notes: 2, links: 8, manual: 8, heartbeats: 5, recoveredInSummary: 5, newInSummary: 10, barTitles: false };
+const CAPS: Caps = { notes: 5, links: 20, manual: 25, heartbeats: 15, metrics: 12, recoveredInSummary: 12, newInSummary: 30, barTitles: true };
+const TIGHT: Caps = { notes: 2, links: 8, manual: 8, heartbeats: 5, metrics: 4, recoveredInSummary: 5, newInSummary: 10, barTitles: false };
 
 const FONT = "-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif";
 const MONO = 'Menlo,Consolas,monospace';
@@ -548,7 +550,25 @@ function trendsBlock(model: ReportModel, caps: Caps): string {
       ),
     );
   }
-  let rest = '';
+  // Pushed heartbeat metrics and SQL metrics: one chart each, like the database size, in their unit.
+  const metrics = Array.isArray(t.metrics) ? t.metrics.filter((m) => m && lastPoints(m.points).length) : [];
+  for (const m of metrics.slice(0, caps.metrics)) {
+    const pts = lastPoints(m.points);
+    const first = pts[0]!;
+    const last = pts[pts.length - 1]!;
+    const fmt = (n: number) => formatWithUnit(n, m.unit);
+    const change = pts.length > 1 ? formatChange(first.value, last.value) : undefined;
+    const values = pts.map((p) => p.value);
+    cells.push(
+      trendCell(
+        `${htmlLine(line(m.title, 60).toUpperCase(), 60)} · ${plural(pts.length, 'DAY', 'DAYS')}`,
+        `${escapeHtml(fmt(last.value))} <span style="font-size:12px;font-weight:400;color:${MUTED}">${idCode(m.id)}</span>`,
+        escapeHtml(`${change ? `${change} since ${line(first.date, 20)} · ` : ''}min ${fmt(Math.min(...values))}, max ${fmt(Math.max(...values))}`),
+        barChart(pts, { height: 36, width: 270, color: '#a5b4fc', latestColor: '#4f46e5', zeroBased: false, format: fmt, titles: caps.barTitles }),
+      ),
+    );
+  }
+  let rest = metrics.length > caps.metrics ? `<div style="font-size:12px;color:${MUTED}">… and ${plural(metrics.length - caps.metrics, 'more metric')} (in the plain-text part)</div>` : '';
   if (typeof t.newSlowQueries === 'number' && Number.isFinite(t.newSlowQueries)) {
     const n = t.newSlowQueries;
     rest += `<div style="margin-top:10px"><b style="font-size:18px;color:${n > 0 ? TONES.warn.fg : TONES.ok.fg}">${formatNumber(n)}</b> new slow ${n === 1 ? 'query' : 'queries'} since the previous snapshot</div>`;

@@ -4,7 +4,7 @@ import { buildPlan } from './plan.js';
 import { renderSubject } from './subject.js';
 import { renderText } from './text.js';
 
-export type { ReportItem, ReportModel, RenderedReport, ManualItem, TrendPoint } from './model.js';
+export type { ReportItem, ReportModel, RenderedReport, ManualItem, MetricTrend, TrendPoint } from './model.js';
 export { escapeHtml } from './escape.js';
 export { HTML_LIMIT_BYTES } from './html.js';
 

@@ -14,6 +14,8 @@ export interface ReportItem {
   summary: string;
   /** The headline number, kept with the stored result: baselines compare with it. */
   value?: number;
+  /** The value's unit ("%", "bytes", "ms"), when the check names one. */
+  unit?: string;
   details?: Array<Record<string, unknown>>;
   more?: number;
   hint?: Hint;
@@ -34,6 +36,14 @@ export interface ManualItem {
 export interface TrendPoint {
   date: string;
   value: number;
+}
+
+/** One metric's daily values for trend bars. */
+export interface MetricTrend {
+  id: string;
+  title: string;
+  unit?: string;
+  points: TrendPoint[];
 }
 
 /**
@@ -62,6 +72,11 @@ export interface ReportModel {
     newSlowQueries?: number;
     /** Failed jobs, summed over queues, oldest first. */
     queueFailures?: TrendPoint[];
+    /**
+     * Pushed heartbeat metrics (`heartbeat.<name>.<metric>`) and SQL metrics (`sql.<id>`): the value
+     * each checklist run stored, the latest of each day, oldest first (up to 30 days).
+     */
+    metrics?: MetricTrend[];
     /** Each heartbeat's last success age. */
     heartbeats?: Array<{ name: string; state: string; lastSuccessAgeSeconds?: number }>;
   };

@@ -2,7 +2,7 @@ import type { CheckStatus, Hint } from '../checks/types.js';
 import type { ReportItem, ReportModel } from './model.js';
 import { lastPoints } from './charts.js';
 import { clean, line, oneLine } from './escape.js';
-import { actionJson, formatAge, formatBytes, formatCell, formatChange, formatNumber, isNumeric, plural } from './format.js';
+import { actionJson, formatAge, formatBytes, formatCell, formatChange, formatNumber, formatWithUnit, isNumeric, plural } from './format.js';
 import { failingLabel, isFailing, type FixGroup, type Plan, type PlannedItem, type Section } from './plan.js';
 
 /**
@@ -32,6 +32,7 @@ const TEXT_LIMITS = {
   manual: 50,
   links: 30,
   heartbeats: 30,
+  metrics: 30,
   notes: 5,
 } as const;
 
@@ -52,6 +53,28 @@ export function wrap(text: string, indent: number, first = ' '.repeat(indent)): 
       lines.push(current);
       current = ' '.repeat(indent) + word;
     } else current = candidate;
+    empty = false;
+  }
+  lines.push(current);
+  return lines.map((l) => l.trimEnd());
+}
+
+/** Parts joined by " · ", lines broken between parts (a value is never split), words only within a part too long for a line. */
+export function wrapParts(parts: string[], indent: number, first: string): string[] {
+  const lines: string[] = [];
+  let current = first;
+  let empty = true;
+  for (const part of parts.map((p) => oneLine(p))) {
+    const candidate = empty ? current + part : `${current} · ${part}`;
+    if (Array.from(candidate).length <= WIDTH) {
+      current = candidate;
+      empty = false;
+      continue;
+    }
+    if (!empty) lines.push(`${current} ·`);
+    const words = wrap(part, indent, empty ? current : ' '.repeat(indent));
+    current = words.pop()!;
+    lines.push(...words);
     empty = false;
   }
   lines.push(current);
@@ -101,7 +124,7 @@ function detailLines(item: ReportItem, indent: number): string[] {
       out.push(fmt(heads, false), pad + widths.map((w) => '-'.repeat(w)).join('-+-'));
       for (const c of cells) out.push(fmt(c, true));
     } else {
-      for (const c of cells) out.push(...wrap(keys.map((_, i) => `${heads[i]}=${c[i]}`).join(' · '), indent + 2, `${pad}- `));
+      for (const c of cells) append(out, wrapParts(keys.map((_, i) => `${heads[i]}=${c[i]}`), indent + 2, `${pad}- `));
     }
   }
   if (more > 0) out.push(`${pad}+ ${plural(more, 'more row')}`);
@@ -221,6 +244,27 @@ function trendLines(model: ReportModel): string[] {
     );
     out.push(...wrap(`last ${plural(fails.length, 'day')}: ${fails.map((p) => formatNumber(p.value)).join(' ')}`, 4));
   }
+  const metrics = Array.isArray(t.metrics) ? t.metrics.filter((m) => m && lastPoints(m.points).length) : [];
+  for (const m of metrics.slice(0, TEXT_LIMITS.metrics)) {
+    const pts = lastPoints(m.points);
+    const first = pts[0]!;
+    const last = pts[pts.length - 1]!;
+    const fmt = (n: number) => formatWithUnit(n, m.unit);
+    const change = pts.length > 1 ? formatChange(first.value, last.value) : undefined;
+    const values = pts.map((p) => p.value);
+    append(
+      out,
+      wrap(
+        `${line(m.title, 80)} (${line(m.id, 100)}): ${fmt(last.value)} on ${line(last.date, 20)}${change ? ` (${change} since ${line(first.date, 20)})` : ''}; ` +
+          `min ${fmt(Math.min(...values))}, max ${fmt(Math.max(...values))} over ${plural(pts.length, 'day')}`,
+        4,
+        '  ',
+      ),
+    );
+    const short = /^bytes?$/i.test(line(m.unit, 20)) ? formatBytes : formatNumber;
+    if (pts.length > 1) append(out, wrap(`last ${plural(pts.length, 'day')}: ${pts.map((p) => short(p.value)).join(' ')}`, 4));
+  }
+  if (metrics.length > TEXT_LIMITS.metrics) out.push(`  … and ${plural(metrics.length - TEXT_LIMITS.metrics, 'more metric')}`);
   if (typeof t.newSlowQueries === 'number' && Number.isFinite(t.newSlowQueries)) out.push(`  New slow queries since the previous snapshot: ${formatNumber(t.newSlowQueries)}`);
   const hbs = Array.isArray(t.heartbeats) ? t.heartbeats.slice(0, TEXT_LIMITS.heartbeats) : [];
   if (hbs.length) {
