@@ -10,15 +10,18 @@ import { createResendSender } from '../../lib/email/resend.js';
 import { parseEnv } from '../../lib/env.js';
 import { createErrorReporter } from '../../lib/sentry.js';
 import { closeDiagnosedDbs } from '../../lib/checks/target.js';
+import { startPagerDutySink, type PagerDutySink } from '../peers/pagerduty-sink.js';
 import { startResendSink, type ResendSink } from '../peers/resend-sink.js';
 import { startSentrySink, type SentrySink } from '../peers/sentry-sink.js';
+import { startSlackSink, type SlackSink } from '../peers/slack-sink.js';
+import { startWebhookSink, type WebhookSink } from '../peers/webhook-sink.js';
 import { openDb, openRedis, type DbHarness, type RedisHarness } from '../support/drivers.js';
 import { startProxy, type FaultProxy } from '../support/faults.js';
 
 /**
  * Thirty simulated days of a daily checklist (09:00 UTC, on-change email), against real Postgres and
- * Redis, a real HTTP target, the real Sentry SDK and Resend SDK at their local sinks, with the clock
- * injected. The script of what goes wrong, day by day, is the ground truth; the alerts Opsbook sends are
+ * Redis, a real HTTP target, the real Sentry SDK and Resend SDK at their local sinks, Slack, signed-webhook
+ * and PagerDuty channels at theirs (test/peers/*-sink.ts), with the clock injected. The script of what goes wrong, day by day, is the ground truth; the alerts Opsbook sends are
  * scored against it.
  */
 
@@ -27,7 +30,10 @@ const START = Date.parse('2026-11-01T09:00:00Z'); // a Sunday
 const dayAt = (d: number) => new Date(START + d * DAY_MS);
 const CRON_SECRET = 'sim-cron-secret-0123456789abcdef';
 const RESEND_KEY = 're_sim_0123456789abcdef';
-const APP_DB_ENV = `OPSBOOK_T_SIM_APP_DB_${randomBytes(3).toString('hex').toUpperCase()}`;
+const TAG = randomBytes(3).toString('hex').toUpperCase();
+const APP_DB_ENV = `OPSBOOK_T_SIM_APP_DB_${TAG}`;
+/** Where the channels' secrets live (the config names variables only). */
+const CHANNEL_ENV = { slackUrl: `OPSBOOK_T_SIM_SLACK_URL_${TAG}`, hookUrl: `OPSBOOK_T_SIM_HOOK_URL_${TAG}`, hookSecret: `OPSBOOK_T_SIM_HOOK_SECRET_${TAG}`, pdKey: `OPSBOOK_T_SIM_PD_KEY_${TAG}` };
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 
 /** The script. Outages are inclusive day ranges. */
@@ -40,16 +46,37 @@ const SCRIPT = {
   flakyFails: (d: number) => d % 2 === 0, // alternates: never two failing runs in a row
 };
 
-/** What should alert: one Sentry event each, and an email when it opens and when it resolves. */
+/**
+ * What should alert: one Sentry event each, an email when it opens and when it resolves, and a message to
+ * each channel its severity is routed to (http.api is configured P1, tcp P3 by default, postgres.reachable
+ * is P1, a missed run P2 by default).
+ */
 const INCIDENTS = [
-  { id: 'http.api', key: 'daily/check:http.api', from: 3, to: 6 },
-  { id: 'tcp.payments', key: 'daily/check:tcp.payments', from: 10, to: 13 },
-  { id: 'postgres.reachable', key: 'daily/check:postgres.reachable', from: 16, to: 18 },
-  { id: 'missed-run', key: 'missed-run', from: 22, to: 22 },
+  { id: 'http.api', key: 'daily/check:http.api', from: 3, to: 6, severity: 'P1' },
+  { id: 'tcp.payments', key: 'daily/check:tcp.payments', from: 10, to: 13, severity: 'P3' },
+  { id: 'postgres.reachable', key: 'daily/check:postgres.reachable', from: 16, to: 18, severity: 'P1' },
+  { id: 'missed-run', key: 'missed-run', from: 22, to: 22, severity: 'P2' },
 ];
 const THRESHOLDS = { alertAfter: 2, recoverAfter: 2 };
 
-function config(targetPort: number, paymentsPort: number): OpsbookConfig {
+/**
+ * The channels and their routes: every incident reaches Slack and the webhook, only P1 pages PagerDuty,
+ * so a tcp.payments (P3) or missed-run (P2) page would cost PagerDuty precision.
+ */
+type ChannelName = 'slack' | 'hook' | 'pagerduty';
+const CHANNEL_NAMES: ChannelName[] = ['slack', 'hook', 'pagerduty'];
+const ROUTES: Array<{ severity: Array<'P1' | 'P2' | 'P3' | 'P4'>; channels: ChannelName[] }> = [
+  { severity: ['P1'], channels: ['pagerduty', 'slack', 'hook'] },
+  { severity: ['P2', 'P3'], channels: ['slack', 'hook'] },
+];
+/** What the script says each channel hears, written out rather than computed from ROUTES. */
+const ROUTED: Record<ChannelName, string[]> = {
+  slack: ['http.api', 'tcp.payments', 'postgres.reachable', 'missed-run'],
+  hook: ['http.api', 'tcp.payments', 'postgres.reachable', 'missed-run'],
+  pagerduty: ['http.api', 'postgres.reachable'],
+};
+
+function config(targetPort: number, paymentsPort: number, pdEventsUrl: string): OpsbookConfig {
   return parseConfig({
     service: 'Sim',
     recipients: ['oncall@example.com'],
@@ -58,7 +85,7 @@ function config(targetPort: number, paymentsPort: number): OpsbookConfig {
     checks: {
       postgres: { databaseUrlEnv: APP_DB_ENV },
       http: [
-        { id: 'api', url: `http://127.0.0.1:${targetPort}/api`, retries: 0, timeoutMs: 2000 },
+        { id: 'api', url: `http://127.0.0.1:${targetPort}/api`, retries: 0, timeoutMs: 2000, severity: 'P1' },
         { id: 'flaky', url: `http://127.0.0.1:${targetPort}/flaky`, retries: 0, timeoutMs: 2000 },
       ],
       tcp: [{ id: 'payments', host: '127.0.0.1', port: paymentsPort, timeoutMs: 2000 }],
@@ -75,7 +102,25 @@ function config(targetPort: number, paymentsPort: number): OpsbookConfig {
         itemTimeoutMs: 3000,
       },
     ],
+    notifications: {
+      channels: {
+        slack: { type: 'slack', urlEnv: CHANNEL_ENV.slackUrl },
+        hook: { type: 'webhook', urlEnv: CHANNEL_ENV.hookUrl, secretEnv: CHANNEL_ENV.hookSecret },
+        pagerduty: { type: 'pagerduty', routingKeyEnv: CHANNEL_ENV.pdKey, eventsUrl: pdEventsUrl },
+      },
+      routes: ROUTES,
+    },
   });
+}
+
+/** One channel message, as the script names it: which incident, which transition, on which simulated day. */
+type Kind = 'open' | 'resolved' | 'missed';
+interface ChannelMessage {
+  incident: string;
+  kind: Kind;
+  day: number;
+  /** The subject the channel saw (webhook subject, PagerDuty dedup_key); Slack has none. */
+  subject?: string;
 }
 
 interface DayLog {
@@ -92,6 +137,11 @@ describe('30 simulated days: alerts match the real incidents exactly', () => {
   let redis: RedisHarness;
   let sentry: SentrySink;
   let resend: ResendSink;
+  let slack: SlackSink;
+  let hook: WebhookSink;
+  let pd: PagerDutySink;
+  /** The simulated day each message arrived on, per channel, in arrival order. */
+  const arrivals: Record<ChannelName, number[]> = { slack: [], hook: [], pagerduty: [] };
   let appDb: FaultProxy;
   let payments: FaultProxy;
   let target: Server;
@@ -101,7 +151,20 @@ describe('30 simulated days: alerts match the real incidents exactly', () => {
   const days: DayLog[] = [];
 
   beforeAll(async () => {
-    [store, redis, sentry, resend] = await Promise.all([openDb('pg'), openRedis('tcp'), startSentrySink(), startResendSink()]);
+    [store, redis, sentry, resend, slack, hook, pd] = await Promise.all([
+      openDb('pg'),
+      openRedis('tcp'),
+      startSentrySink(),
+      startResendSink(),
+      startSlackSink(),
+      // The receiver's clock is the simulated one, so the replay window is checked against the day.
+      startWebhookSink({ now: () => dayAt(today) }),
+      startPagerDutySink(),
+    ]);
+    process.env[CHANNEL_ENV.slackUrl] = slack.webhookUrl;
+    process.env[CHANNEL_ENV.hookUrl] = hook.url;
+    process.env[CHANNEL_ENV.hookSecret] = hook.secret;
+    process.env[CHANNEL_ENV.pdKey] = pd.routingKey;
     target = createServer((req, res) => {
       const down = req.url === '/api' ? SCRIPT.apiOutage.includes(today) || SCRIPT.mutedApiOutage.includes(today) : req.url === '/flaky' ? SCRIPT.flakyFails(today) : false;
       res.writeHead(down ? 500 : 200, { 'content-type': 'application/json' }).end(down ? '{"ok":false}' : '{"ok":true}');
@@ -116,7 +179,7 @@ describe('30 simulated days: alerts match the real incidents exactly', () => {
     appUrl.hostname = '127.0.0.1';
     appUrl.port = String(appDb.port);
     process.env[APP_DB_ENV] = appUrl.toString();
-    cfg = config(targetPort, payments.port);
+    cfg = config(targetPort, payments.port, pd.eventsUrl);
     const env = parseEnv({ CRON_SECRET, RESEND_API_KEY: RESEND_KEY, SENTRY_DSN: sentry.dsn, SENTRY_ENVIRONMENT: 'sim', OPSBOOK_DEPENDENCY_TIMEOUT_MS: '2000' });
     deps = await createDeps(env, {
       db: store.db,
@@ -146,13 +209,27 @@ describe('30 simulated days: alerts match the real incidents exactly', () => {
         suppressed: (r.text?.match(/suppressed: postgres unreachable/g) ?? []).length,
         text: r.text ?? '',
       });
+      // Whatever reached a channel during this invocation (the missed run included) is this day's.
+      const received: Record<ChannelName, number> = { slack: slack.messages.length, hook: hook.messages.length, pagerduty: pd.events.length };
+      for (const c of CHANNEL_NAMES) while (arrivals[c].length < received[c]) arrivals[c].push(d);
     }
   }, 240_000);
 
   afterAll(async () => {
     delete process.env[APP_DB_ENV];
+    for (const v of Object.values(CHANNEL_ENV)) delete process.env[v];
     await closeDiagnosedDbs();
-    await Promise.allSettled([appDb?.close(), payments?.close(), new Promise<void>((r) => target?.close(() => r())), sentry?.close(), resend?.close(), redis?.close()]);
+    await Promise.allSettled([
+      appDb?.close(),
+      payments?.close(),
+      new Promise<void>((r) => target?.close(() => r())),
+      sentry?.close(),
+      resend?.close(),
+      redis?.close(),
+      slack?.close(),
+      hook?.close(),
+      pd?.close(),
+    ]);
     await store?.close();
   });
 
@@ -217,6 +294,79 @@ describe('30 simulated days: alerts match the real incidents exactly', () => {
     for (const i of INCIDENTS.filter((x) => x.id !== 'missed-run')) {
       expect(days.find((d) => d.day === i.to + THRESHOLDS.recoverAfter)!.recovered).toEqual([`check:${i.id}`]);
     }
+  });
+
+  /** The incident a message names: the alert key of a check, or 'missed-run'. */
+  const incidentOf = (check: string) => (check === 'missed-run' ? 'missed-run' : `daily/check:${check}`);
+  const subjectIncident = (subject: string) => (/^daily@/.test(subject) ? 'missed-run' : subject.replace(/#\d+$/, ''));
+  /** What each sink received, read back from what the service itself would see. */
+  const channelMessages = (): Record<ChannelName, ChannelMessage[]> => ({
+    // Slack carries no subject: its one-line text names the check and the transition.
+    slack: slack.messages.map((m, i) => {
+      const text = m.text ?? '';
+      const opened = /^P\d · Sim · daily: (\S+) is failing$/.exec(text);
+      const resolved = /^Resolved · Sim · daily: (\S+) recovered$/.exec(text);
+      const missed = /^P\d · Sim · daily missed its run for (\d{4}-\d\d-\d\d)$/.exec(text);
+      const kind: Kind | '?' = opened ? 'open' : resolved ? 'resolved' : missed ? 'missed' : '?';
+      return { incident: missed ? 'missed-run' : incidentOf((opened ?? resolved)?.[1] ?? `?${text}`), kind: kind as Kind, day: arrivals.slack[i]! };
+    }),
+    hook: hook.messages.map((m, i) => ({ incident: subjectIncident(String(m.body.subject)), kind: m.body.event as Kind, day: arrivals.hook[i]!, subject: String(m.body.subject) })),
+    pagerduty: pd.events.map((e, i) => ({
+      incident: subjectIncident(e.dedup_key),
+      kind: e.event_action === 'resolve' ? 'resolved' : e.payload?.class === 'missed-run' ? 'missed' : 'open',
+      day: arrivals.pagerduty[i]!,
+      subject: e.dedup_key,
+    })),
+  });
+  /** What the script says a channel should have received: an open and a resolve per incident, one message per missed run. */
+  const expectedMessages = (channel: ChannelName): ChannelMessage[] =>
+    INCIDENTS.filter((i) => ROUTED[channel].includes(i.id)).flatMap((i): ChannelMessage[] =>
+      i.id === 'missed-run'
+        ? [{ incident: i.key, kind: 'missed', day: SCRIPT.missedDay + 1 }] // raised by the next invocation
+        : [
+            { incident: i.key, kind: 'open', day: i.from + THRESHOLDS.alertAfter - 1 },
+            { incident: i.key, kind: 'resolved', day: i.to + THRESHOLDS.recoverAfter },
+          ],
+    );
+  const asText = (m: ChannelMessage) => `${m.incident} ${m.kind} day ${m.day}`;
+
+  it.each(CHANNEL_NAMES)('%s: one message per routed incident transition (open, resolve, missed run), on its day — precision 1.0, recall 1.0', (channel) => {
+    const observed = channelMessages()[channel];
+    const { precision, recall } = score(`${channel} messages`, observed.map(asText), expectedMessages(channel).map(asText));
+    if (precision < 1 || recall < 1) console.log(`[simulation] ${channel} received:\n  ${observed.map(asText).join('\n  ')}`);
+    expect({ precision, recall }).toEqual({ precision: 1, recall: 1 });
+    // Nothing was delivered twice or refused on the way (the webhook receiver drops a repeated id, so count requests).
+    const sink = { slack, hook, pagerduty: pd }[channel];
+    expect(sink.requests, `${channel}: one request per message`).toBe(observed.length);
+    if (channel === 'hook') expect(hook.rejected).toEqual([]);
+    // The subject the channel keys on is the incident's first (and only alerted) sequence, or the missed period.
+    const missedPeriod = dayAt(SCRIPT.missedDay).toISOString().slice(0, 10);
+    for (const m of observed.filter((x) => x.subject !== undefined)) expect(m.subject).toBe(m.kind === 'missed' ? `daily@${missedPeriod}` : `${m.incident}#1`);
+  });
+
+  it('PagerDuty: every trigger is resolved by one resolve with its dedup_key, after it, and no alert is left open', () => {
+    const triggers = pd.events.filter((e) => e.event_action === 'trigger');
+    const resolves = pd.events.filter((e) => e.event_action === 'resolve');
+    expect(triggers.length).toBeGreaterThan(0);
+    expect(resolves.map((e) => e.dedup_key).sort()).toEqual(triggers.map((e) => e.dedup_key).sort());
+    expect(new Set(triggers.map((e) => e.dedup_key)).size, 'one trigger per incident').toBe(triggers.length);
+    for (const t of triggers) {
+      const opened = pd.events.indexOf(t);
+      const closing = pd.events.findIndex((e) => e.event_action === 'resolve' && e.dedup_key === t.dedup_key);
+      expect(closing, `${t.dedup_key} resolved after its trigger`).toBeGreaterThan(opened);
+    }
+    expect([...pd.alerts].sort()).toEqual(
+      INCIDENTS.filter((i) => ROUTED.pagerduty.includes(i.id)).map((i) => [`${i.key}#1`, { status: 'resolved', triggers: 1 }]).sort(),
+    );
+    console.log(`[simulation] PagerDuty: ${triggers.length} triggers, ${resolves.length} resolves, paired by dedup_key`);
+  });
+
+  it('every notification row was sent on its first attempt: none pending, none failed', async () => {
+    const { rows } = await store.db.query<{ channel: string; event: string; status: string; attempts: number }>(
+      `SELECT channel, event, status, attempts FROM opsbook.notifications ORDER BY id`,
+    );
+    expect(rows.length).toBe(CHANNEL_NAMES.reduce((n, c) => n + expectedMessages(c).length, 0));
+    expect(rows.filter((r) => r.status !== 'sent' || Number(r.attempts) !== 1)).toEqual([]);
   });
 
   it('the flapping endpoint alternates ok and fail for 30 days and never alerts', () => {

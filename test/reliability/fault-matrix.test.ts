@@ -15,10 +15,14 @@ import { parseConfig, setConfig, type OpsbookConfig } from '../../lib/config/ind
 import { createDeps, setDeps, type Deps } from '../../lib/deps.js';
 import { parseEnv, resetEnvCache } from '../../lib/env.js';
 import { createLogger } from '../../lib/log.js';
+import type { Fault as SinkFault } from '../peers/http-sink.js';
 import { startNeonPeer, type NeonPeer } from '../peers/neon-http.js';
+import { startPagerDutySink, type PagerDutySink } from '../peers/pagerduty-sink.js';
 import { startResendSink, type ResendSink } from '../peers/resend-sink.js';
 import { startSentrySink, type SentrySink } from '../peers/sentry-sink.js';
+import { startSlackSink, type SlackSink } from '../peers/slack-sink.js';
 import { startUpstashPeer, type UpstashPeer } from '../peers/upstash-rest.js';
+import { startWebhookSink, type WebhookSink } from '../peers/webhook-sink.js';
 import { adminRequest } from '../support/admin.js';
 import { startProxy, type FaultProxy } from '../support/faults.js';
 import { createCertFactory, daysFromNow, type CertFactory, type Pem } from '../support/net/certs.js';
@@ -40,6 +44,15 @@ const CHECKLIST_BUDGET_MS = ITEM_TIMEOUT_MS + 3 * DEPENDENCY_TIMEOUT_MS;
 const ADMIN_BUDGET_MS = DEPENDENCY_TIMEOUT_MS;
 /** "Recovers by itself": the same path on the same deployment answers normally within this, no restart. */
 const RECOVERY_WINDOW_MS = 6000;
+/** notifications.timeoutMs and notifications.budgetMs: one request to a channel, and all of one delivery. */
+const NOTIFY_TIMEOUT_MS = 500;
+const NOTIFY_BUDGET_MS = 2000;
+/** A checklist run that notifies: its delivery runs beside the report's and is bounded by its own budget. */
+const NOTIFYING_CHECKLIST_BUDGET_MS = CHECKLIST_BUDGET_MS + NOTIFY_BUDGET_MS;
+/** A channel's 429 asks for more than one delivery's budget: Opsbook must not wait for it in the run. */
+const RETRY_AFTER_S = 30;
+/** Past a message's next attempt (its backoff after one invocation, 1 min, or the channel's Retry-After). */
+const NOTIFY_RETRY_DUE_MS = 3 * 60_000;
 
 // Recognisable secrets: none of them may appear in an answer, a log line, a report, an audit row or an
 // event. Every one carries MARK, so even part of one is caught.
@@ -52,7 +65,10 @@ const SECRETS = {
   adminToken: `admin-${MARK}-secret-0c9d31`,
   confirmSecret: `confirm-${MARK}-secret-77e2`,
   upstashToken: `upstash-${MARK}-secret-19b4`,
+  webhookSecret: `whsec-${MARK}-secret-3e0b`,
 };
+/** The channels' other secrets (webhook URLs with their secret paths, the routing key): the sinks make them. */
+const channelSecrets: string[] = [];
 
 // ---------------------------------------------------------------------------------------------------
 // Faults and paths.
@@ -85,9 +101,16 @@ interface Fault {
   /**
    * Checklist run: `refused` — 503 before anything is claimed, run on the next invocation;
    * `items` — the run completes with the affected items failing; `pending` — the report could not be
-   * sent and goes out with the next invocation; `checkins` — Sentry misses the check-ins, nothing else.
+   * sent and goes out with the next invocation; `checkins` — Sentry misses the check-ins, nothing else;
+   * `notify` — the run completes and its report is sent, its incident reaches the other channels, and the
+   * faulted channel's message stays pending until a later invocation delivers it.
    */
-  checklist: 'refused' | 'items' | 'pending' | 'checkins';
+  checklist: 'refused' | 'items' | 'pending' | 'checkins' | 'notify';
+  /**
+   * A notification channel fault (`checklist: 'notify'`): the run opens an incident that is routed to every
+   * channel; this one fails (500, 429 or no answer) and the others must still deliver.
+   */
+  channel?: ChannelId;
   /** Admin action: refused with 503 (fail closed), or unaffected. */
   admin: 'refused' | 'unaffected';
   /** The fault strikes after the admin action claimed its Idempotency-Key: the claim outlives the request. */
@@ -145,6 +168,58 @@ function overBothDrivers(faults: Fault[]): Fault[] {
     { ...f, title: `${f.title} · node-postgres` },
     { ...f, id: `${f.id}-neon`, title: `${f.title} · Neon HTTP`, deployment: 'neon' as const },
   ]);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Notification channels (issue 14): Slack, PagerDuty and the signed webhook, each at its local sink. A
+// notify fault's checklist has one item more, `env.required`, which the cell makes fail for one run (its
+// variable unset): an incident that opens at once (alertAfter 1) and is routed to all three channels.
+type ChannelId = 'slack' | 'pd' | 'hook';
+type NotifyKind = 'open' | 'resolved';
+/** The variable whose absence is the notify cells' incident. */
+const INCIDENT_FLAG = 'FM_NOTIFY_INCIDENT_FLAG';
+const CHANNEL_ENV = { slackUrl: 'FM_SLACK_WEBHOOK_URL', hookUrl: 'FM_OPS_WEBHOOK_URL', hookSecret: 'FM_OPS_WEBHOOK_SECRET', pdKey: 'FM_PAGERDUTY_ROUTING_KEY' };
+let slack: SlackSink;
+let pd: PagerDutySink;
+let hook: WebhookSink;
+const CHANNELS: Array<{ id: ChannelId; title: string; sink: () => { setFault(f: SinkFault | null): void; readonly requests: number }; received: (checklist: string) => NotifyKind[] }> = [
+  {
+    id: 'slack',
+    title: 'Slack',
+    sink: () => slack,
+    received: (job) =>
+      slack.messages.flatMap((m): NotifyKind[] =>
+        m.text === `P2 · FaultMatrix · ${job}: env.required is failing` ? ['open'] : m.text === `Resolved · FaultMatrix · ${job}: env.required recovered` ? ['resolved'] : [],
+      ),
+  },
+  {
+    id: 'pd',
+    title: 'PagerDuty',
+    sink: () => pd,
+    received: (job) => pd.events.filter((e) => e.dedup_key === `${job}/check:env.required#1`).map((e) => (e.event_action === 'resolve' ? 'resolved' : 'open')),
+  },
+  {
+    id: 'hook',
+    title: 'webhook',
+    sink: () => hook,
+    received: (job) => hook.messages.filter((m) => m.body.subject === `${job}/check:env.required#1`).map((m) => m.body.event as NotifyKind),
+  },
+];
+const channelOf = (id: ChannelId) => CHANNELS.find((c) => c.id === id)!;
+
+function channelFaults(kind: 500 | 429 | 'hang'): Fault[] {
+  const fault: SinkFault = kind === 'hang' ? 'hang' : kind === 429 ? { status: 429, retryAfterSeconds: RETRY_AFTER_S } : { status: 500 };
+  return CHANNELS.map((c) => ({
+    id: `${c.id}-${kind}`,
+    title: `${c.title[0]!.toUpperCase()}${c.title.slice(1)} ${kind === 'hang' ? 'timing out (accepts, never answers)' : `answering ${kind}${kind === 429 ? ` (Retry-After ${RETRY_AFTER_S} s)` : ''}`}`,
+    deployment: 'tcp',
+    inject: async () => c.sink().setFault(fault),
+    remove: async () => c.sink().setFault(null),
+    families: [],
+    checklist: 'notify',
+    admin: 'unaffected',
+    channel: c.id,
+  }));
 }
 
 const FAULTS: Fault[] = [
@@ -271,7 +346,10 @@ const FAULTS: Fault[] = [
     checklist: 'items',
     admin: 'unaffected',
   },
+  // The channel stores its message in the same database the run does: over both server drivers.
+  ...overBothDrivers([...channelFaults(500), ...channelFaults(429), ...channelFaults('hang')]),
 ];
+const notifyChecklists = () => FAULTS.filter((f) => f.checklist === 'notify').map((f) => checklistId(f));
 
 /** The checklist every fault runs: one item per dependency a fault can touch. */
 const checklistId = (f: Fault) => `fm-${f.id}`;
@@ -284,7 +362,7 @@ const STACK_FRAME = /\n\s+at\s|\bat\s+[\w.<>]+\s+\(|file:\/\/|node_modules|\/wor
 
 function assertNoSecret(where: string, text: string): void {
   expect(text, `${where} holds a secret`).not.toContain(MARK);
-  for (const s of Object.values(SECRETS)) expect(text, `${where} holds a secret`).not.toContain(s);
+  for (const s of [...Object.values(SECRETS), ...channelSecrets]) expect(text, `${where} holds a secret`).not.toContain(s);
 }
 
 function assertClean(where: string, text: string): void {
@@ -341,7 +419,8 @@ async function storedText(): Promise<string> {
     `SELECT (SELECT coalesce(json_agg(r), '[]') FROM (SELECT job, period, status, error, summary FROM opsbook.job_runs) r) AS runs,
             (SELECT coalesce(json_agg(r), '[]') FROM (SELECT checklist, subject, text, html, recipients, delivery, last_error FROM opsbook.reports) r) AS reports,
             (SELECT coalesce(json_agg(r), '[]') FROM (SELECT item_key, status, summary, data FROM opsbook.run_results) r) AS results,
-            (SELECT coalesce(json_agg(r), '[]') FROM (SELECT actor, action, target, params, before, after, result FROM opsbook.audit_log) r) AS audit`,
+            (SELECT coalesce(json_agg(r), '[]') FROM (SELECT actor, action, target, params, before, after, result FROM opsbook.audit_log) r) AS audit,
+            (SELECT coalesce(json_agg(r), '[]') FROM (SELECT subject, event, channel, payload, last_error FROM opsbook.notifications) r) AS notifications`,
   );
   return JSON.stringify(rows);
 }
@@ -419,15 +498,32 @@ async function diagnosticsCell(f: Fault): Promise<string> {
   return `200 · ${byFamily.join(', ')} · recovers`;
 }
 
+/** One run with the notify cells' incident: its variable unset for the run, set again whatever happens. */
+async function withIncident<T>(work: () => Promise<T>): Promise<T> {
+  delete process.env[INCIDENT_FLAG];
+  try {
+    return await work();
+  } finally {
+    process.env[INCIDENT_FLAG] = '1';
+  }
+}
+
+const notificationRows = (job: string) =>
+  sql<{ channel: ChannelId; event: string; status: string; last_error: string | null }>(
+    `SELECT channel, event, status, last_error FROM opsbook.notifications WHERE checklist = $1 ORDER BY id`,
+    [job],
+  );
+
 async function checklistCell(f: Fault): Promise<string> {
   const job = checklistId(f);
   const before = await counts();
   const emailsBefore = resend.emails.length;
+  const requestsBefore = f.channel ? channelOf(f.channel).sink().requests : 0;
   sentry.clear();
   await f.inject();
-  const { value: res, ms } = await elapsed(() => cron(job));
+  const { value: res, ms } = await elapsed(() => (f.checklist === 'notify' ? withIncident(() => cron(job)) : cron(job)));
   const text = await res.text();
-  expect(ms, 'answered within the run budget').toBeLessThan(CHECKLIST_BUDGET_MS + SLACK_MS);
+  expect(ms, 'answered within the run budget').toBeLessThan((f.checklist === 'notify' ? NOTIFYING_CHECKLIST_BUDGET_MS : CHECKLIST_BUDGET_MS) + SLACK_MS);
   assertClean('the cron answer', text);
   const body = JSON.parse(text);
   let cellText: string;
@@ -453,6 +549,32 @@ async function checklistCell(f: Fault): Promise<string> {
       const [row] = await sql<{ delivery: string; last_error: string }>(`SELECT delivery, last_error FROM opsbook.reports WHERE id = $1`, [body.report.id]);
       expect(row).toMatchObject({ delivery: 'pending', last_error: expect.stringMatching(/Resend did not accept the email \((500|429)/) });
       cellText = `200 · report pending (${body.report.error.match(/\((\d+)/)[1]}) · sent on next invocation`;
+    } else if (f.checklist === 'notify') {
+      // The incident opened; the report went out; every channel but the faulted one has its message.
+      const faulted = channelOf(f.channel!);
+      const others = CHANNELS.filter((c) => c !== faulted);
+      expect(status('env.required')).toBe('fail');
+      expect(body.report.delivery).toBe('sent');
+      for (const c of others) expect(c.received(job), `${c.title} delivered`).toEqual(['open']);
+      expect(faulted.received(job), `${faulted.title} received nothing`).toEqual([]);
+      const rows = await notificationRows(job);
+      expect(rows.map((r) => `${r.channel}:${r.event}:${r.status}`).sort()).toEqual(CHANNELS.map((c) => `${c.id}:open:${c === faulted ? 'pending' : 'sent'}`).sort());
+      const pending = rows.find((r) => r.channel === faulted.id)!;
+      const requests = faulted.sink().requests - requestsBefore;
+      const why = /answered (\d{3})/.exec(pending.last_error ?? '')?.[1] ?? (/timed out/.test(pending.last_error ?? '') ? 'timed out' : pending.last_error);
+      if (f.id.includes('hang')) {
+        expect(why).toBe('timed out');
+        expect(requests, 'each attempt abandoned at its timeout, at most three in the budget').toBeGreaterThanOrEqual(1);
+        expect(requests).toBeLessThanOrEqual(3);
+      } else if (f.id.includes('429')) {
+        // Its Retry-After is longer than the budget: not waited for inside the run, and not hammered.
+        expect(why).toBe('429');
+        expect(requests).toBe(1);
+      } else {
+        expect(why).toBe('500');
+        expect(requests, 'retried with backoff within the budget').toBe(3);
+      }
+      cellText = `200 · report sent, ${others.map((c) => c.title).join(' and ')} delivered, ${faulted.title} pending (${why}) · delivered by a later invocation`;
     } else {
       expect(body.report.delivery).toBe('sent');
       if (f.checklist === 'checkins') {
@@ -488,6 +610,17 @@ async function checklistCell(f: Fault): Promise<string> {
   expect(resend.emails.filter((e) => e.idempotencyKey === reports[0]!.idempotency_key)).toHaveLength(1);
   expect(await sql(`SELECT id FROM opsbook.reports WHERE delivery = 'pending'`), 'no report left behind').toEqual([]);
   expect(resend.emails.length).toBeGreaterThan(emailsBefore);
+  if (f.checklist === 'notify') {
+    // The message waits for its next attempt (backoff or the channel's Retry-After); the first invocation
+    // after that, any checklist's, delivers it, once.
+    const faulted = channelOf(f.channel!);
+    await recovers(`the pending ${faulted.title} message, by a later invocation`, async () => {
+      await atLater(NOTIFY_RETRY_DUE_MS, () => cron(job));
+      return faulted.received(job).length > 0;
+    });
+    for (const c of CHANNELS) expect(c.received(job), `${c.title}: one message for the open`).toEqual(['open']);
+    expect((await notificationRows(job)).map((r) => r.status)).toEqual(['sent', 'sent', 'sent']);
+  }
 
   // Next period: the checklist is all green again, and Sentry hears from the monitor.
   sentry.clear();
@@ -501,6 +634,12 @@ async function checklistCell(f: Fault): Promise<string> {
     expect(healthy(s), `${id}: ${s}`).toBe(true);
   }
   expect(sentry.checkIns().filter((c) => c.monitor_slug === `opsbook-${job}`).map((c) => c.status)).toEqual(['in_progress', 'ok']);
+  if (f.checklist === 'notify') {
+    // The recovery resolves the incident on every channel told of it; PagerDuty's resolve closes its trigger.
+    for (const c of CHANNELS) expect(c.received(job), c.title).toEqual(['open', 'resolved']);
+    expect(pd.alerts.get(`${job}/check:env.required#1`)).toEqual({ status: 'resolved', triggers: 1 });
+    expect(await sql(`SELECT id FROM opsbook.notifications WHERE status <> 'sent'`), 'no message left behind').toEqual([]);
+  }
 
   const after = await counts();
   expect(after.runs - before.runs, 'runs: one per period, none lost').toBe(2);
@@ -626,6 +765,8 @@ describe('fault matrix: every fault × every path meets its specification', () =
     expiredLeaf = certs.leaf({ cn: 'localhost', names: ['localhost', '127.0.0.1'], notBefore: daysFromNow(-120, now), notAfter: daysFromNow(-2, now) });
     tlsServer = createTlsServer({ key: validLeaf.key, cert: [validLeaf.cert, certs.ca.cert].join('\n') }, (s) => s.end());
     tlsServer.on('tlsClientError', () => undefined);
+    [slack, pd, hook] = await Promise.all([startSlackSink(), startPagerDutySink(), startWebhookSink({ secret: SECRETS.webhookSecret })]);
+    channelSecrets.push(slack.webhookUrl, slack.token, pd.routingKey, hook.url, hook.pathSecret);
     [database, pgProxy, redisProxy, upstash, resend, sentry, target] = await Promise.all([
       createTestDatabase(),
       startProxy(Number(pgTarget.port || 5432), pgTarget.hostname),
@@ -656,6 +797,11 @@ describe('fault matrix: every fault × every path meets its specification', () =
       OPSBOOK_CONFIRM_SECRET: SECRETS.confirmSecret,
       HEALTH_BUDGET_MS: String(HEALTH_BUDGET_MS),
       OPSBOOK_DEPENDENCY_TIMEOUT_MS: String(DEPENDENCY_TIMEOUT_MS),
+      [CHANNEL_ENV.slackUrl]: slack.webhookUrl,
+      [CHANNEL_ENV.hookUrl]: hook.url,
+      [CHANNEL_ENV.hookSecret]: SECRETS.webhookSecret,
+      [CHANNEL_ENV.pdKey]: pd.routingKey,
+      [INCIDENT_FLAG]: '1',
     };
     const tcpEnv = { ...common, REDIS_URL: `redis://127.0.0.1:${redisProxy.port}` };
     const upstashEnv = { ...common, UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: SECRETS.upstashToken };
@@ -681,12 +827,27 @@ describe('fault matrix: every fault × every path meets its specification', () =
     config = parseConfig({
       service: 'FaultMatrix',
       checks: {
+        requiredEnv: [INCIDENT_FLAG],
         queues: { names: ['fault-matrix-queue'] },
         http: [{ id: 'api', url: `http://127.0.0.1:${targetProxy.port}/status`, timeoutMs: ITEM_TIMEOUT_MS - 500, retries: 0 }],
         tls: [{ id: 'api-cert', host: 'localhost', port: tlsPort, ca: certs.ca.cert, timeoutMs: ITEM_TIMEOUT_MS - 500 }],
       },
       diagnostics: { budgetMs: DIAGNOSTICS_BUDGET_MS, checkTimeoutMs: ITEM_TIMEOUT_MS },
       admin: { rateLimit: { perTokenPerMinute: 100_000, perIpPerMinute: 100_000 } },
+      alerts: { perCheck: { 'env.required': { alertAfter: 1, recoverAfter: 1 } } },
+      notifications: {
+        channels: {
+          slack: { type: 'slack', urlEnv: CHANNEL_ENV.slackUrl },
+          pd: { type: 'pagerduty', routingKeyEnv: CHANNEL_ENV.pdKey, eventsUrl: pd.eventsUrl },
+          hook: { type: 'webhook', urlEnv: CHANNEL_ENV.hookUrl, secretEnv: CHANNEL_ENV.hookSecret },
+        },
+        // Only the notify cells' incidents (env.required is P2); missed runs (P4 here) go nowhere, so the
+        // next-day invocations of other cells send nothing.
+        routes: [{ severity: ['P2'], checklists: notifyChecklists(), channels: ['slack', 'pd', 'hook'] }],
+        missedRunSeverity: 'P4',
+        timeoutMs: NOTIFY_TIMEOUT_MS,
+        budgetMs: NOTIFY_BUDGET_MS,
+      },
       checklists: FAULTS.map((f) => ({
         id: checklistId(f),
         title: `Fault matrix: ${f.title}`,
@@ -694,7 +855,7 @@ describe('fault matrix: every fault × every path meets its specification', () =
         notify: 'always',
         itemTimeoutMs: ITEM_TIMEOUT_MS,
         sentry: { checkinMargin: 1, maxRuntime: MAX_RUNTIME_MIN },
-        items: [...CHECKLIST_ITEMS.map((check) => ({ check })), { manual: 'Read the report' }],
+        items: [...CHECKLIST_ITEMS.map((check) => ({ check })), ...(f.checklist === 'notify' ? [{ check: 'env' }] : []), { manual: 'Read the report' }],
       })),
     });
     setConfig(config);
@@ -734,6 +895,9 @@ describe('fault matrix: every fault × every path meets its specification', () =
       sentryProxy?.close(),
       target?.close(),
       targetProxy?.close(),
+      slack?.close(),
+      pd?.close(),
+      hook?.close(),
       new Promise<void>((r) => (tlsServer?.listening ? tlsServer.close(() => r()) : r())),
     ]);
     certs?.cleanup();
