@@ -127,7 +127,10 @@ describe.each(['pg', 'neon', 'pglite'] as const)('POST /api/admin/api-keys/revok
       const a = await audit(body.auditId);
       expect(a).toMatchObject({ action: 'api-keys.revoke', target: 'user:7', result: 'ok', params: { userId: '7' }, before: { count: 2 }, after: { count: 2 } });
       expect(a.before.keys.map((k: { id: string }) => k.id).sort()).toEqual([K(1), K(2)]);
-      expect(JSON.stringify(a)).not.toMatch(/SECRET|key_hash|confirm/);
+      // The row says it ran with its confirm token (`confirmed`), and never carries the token itself.
+      expect(a.confirmed).toBe(true);
+      expect(JSON.stringify(a)).not.toContain(dry.confirmToken);
+      expect(JSON.stringify({ ...a, confirmed: undefined })).not.toMatch(/SECRET|key_hash|confirm/);
 
       // The same confirm token again: refused (its plan, two keys, is gone), nothing changed.
       expect(await (await revoke({ userId: '7', confirm: dry.confirmToken })).json()).toMatchObject({ error: { code: 'CONFLICT' } });
