@@ -8,6 +8,7 @@ import { messageOf } from './errors.js';
 import { redactSecrets } from './env.js';
 import { openWindows } from './alerts/maintenance.js';
 import { raiseMissedRuns, type RaisedMissedRun } from './alerts/missed.js';
+import { withNotificationBudget } from './notify/budget.js';
 
 /**
  * The cron entry point, without HTTP: check the secret first (so an unknown job name tells an
@@ -21,9 +22,12 @@ export async function handleCron(request: Request, deps: Deps, config: OpsbookCo
   try {
     // Any invocation raises the runs other checklists missed: Vercel does not retry a failed cron, and
     // this is the next moment Opsbook runs at all. It never stops the job itself.
-    const missedRuns = await raiseMissed(deps, config, now, job.name);
-    const result = await deps.errors.withMonitor(`opsbook-${job.name}`, () => job.run(deps, now), job.monitor);
-    return missedRuns.length && result && typeof result === 'object' ? { ...result, missedRuns } : result;
+    // Its notifications (missed runs, what earlier invocations left pending, the run's own) share one budget.
+    return await withNotificationBudget(config.notifications.budgetMs, async () => {
+      const missedRuns = await raiseMissed(deps, config, now, job.name);
+      const result = await deps.errors.withMonitor(`opsbook-${job.name}`, () => job.run(deps, now), job.monitor);
+      return missedRuns.length && result && typeof result === 'object' ? { ...result, missedRuns } : result;
+    });
   } catch (err) {
     await deps.errors.captureException(err, { tags: { job: job.name } });
     throw err;

@@ -1,3 +1,4 @@
+import { withNotificationBudget } from '../notify/budget.js';
 import type { Deps } from '../deps.js';
 import { messageOf } from '../errors.js';
 import { redactSecrets } from '../env.js';
@@ -17,7 +18,18 @@ export interface RaisedMissedRun extends MissedRun {
  * so two instances finding the same missed run send one alert. `muted` (maintenance) records the miss
  * without alerting.
  */
-export async function raiseMissedRuns(
+export function raiseMissedRuns(
+  deps: Pick<Deps, 'db' | 'errors' | 'log'>,
+  config: { service?: string; checklists: ScheduledChecklist[]; notifications?: NotificationsConfig },
+  now: Date,
+  raisedBy: string,
+  muted = false,
+): Promise<RaisedMissedRun[]> {
+  // Several misses found at once share one notification budget (and the cron invocation's, inside one).
+  return withNotificationBudget(config.notifications?.budgetMs ?? 0, () => raiseEach(deps, config, now, raisedBy, muted));
+}
+
+async function raiseEach(
   deps: Pick<Deps, 'db' | 'errors' | 'log'>,
   config: { service?: string; checklists: ScheduledChecklist[]; notifications?: NotificationsConfig },
   now: Date,

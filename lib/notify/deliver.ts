@@ -5,6 +5,7 @@ import type { Deps } from '../deps.js';
 import { messageOf } from '../errors.js';
 import { redactSecrets } from '../env.js';
 import { TimeoutError, withTimeout } from '../timeout.js';
+import { invocationDeadline } from './budget.js';
 import { channelsOf, notifies, routeChannels } from './registry.js';
 import type { Channel, NotificationEvent, NotificationMessage, SendOutcome } from './types.js';
 
@@ -182,7 +183,7 @@ async function deliver(deps: Pick<Deps, 'db' | 'errors' | 'log'>, config: Cfg, r
   if (rows.length === 0) return NONE;
   const channels = channelsOf(config.notifications);
   const started = performance.now();
-  const deadline = started + config.notifications.budgetMs;
+  const deadline = Math.min(started + config.notifications.budgetMs, invocationDeadline() ?? Infinity);
   const byChannel = new Map<string, Row[]>();
   for (const r of [...rows].sort((a, b) => Number(a.id) - Number(b.id))) byChannel.set(r.channel, [...(byChannel.get(r.channel) ?? []), r]);
   const total = { ...NONE };

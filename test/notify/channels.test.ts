@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { raiseMissedRuns } from '../../lib/alerts/missed.js';
 import { runChecklist } from '../../lib/checklists/run.js';
+import { handleCron } from '../../lib/cron.js';
 import { parseConfig, type OpsbookConfig } from '../../lib/config/index.js';
 import type { DbDriver } from '../../lib/db/index.js';
 import { ensureSchema } from '../../lib/db/schema.js';
@@ -288,6 +289,51 @@ describe.each(CASES)('notifications through $name (node-postgres)', (c) => {
     expect(everything).toMatch(/answered 500/);
     expect(errors.calls.some((e) => e.tags?.stage === 'notification')).toBe(true);
     for (const secret of c.secrets()) expect(everything.includes(secret), `a secret of ${c.name} leaked`).toBe(false);
+  });
+});
+
+describe('one invocation, one notification budget', () => {
+  let h: DbHarness;
+  let deps: Deps;
+  const CRON_SECRET = `cron-secret-${tag}`;
+  beforeAll(async () => {
+    h = await openDb('pg');
+    deps = await createDeps(parseEnv({ RESEND_API_KEY: RESEND_KEY, CRON_SECRET }), {
+      db: h.db,
+      redis: createMemoryRedis(),
+      email: createResendSender(RESEND_KEY, { baseUrl: resend.baseUrl, timeoutMs: 5000 }),
+      errors: recordingReporter(),
+      log: (level, msg) => void logs.push(`${level} ${msg}`),
+    });
+    await ensureSchema(h.db);
+  });
+  afterAll(async () => h.close());
+
+  it('a hanging channel costs a cron invocation its budget once: missed runs, the pending sweep and the run share notifications.budgetMs', async () => {
+    // The request timeout is the whole budget, so the first hanging request spends it: with one shared
+    // deadline nothing else starts; with a budget per delivery call, the missed runs and the sweep of what
+    // the day before left pending would each start another hanging request.
+    const config = configFor([{ channels: ['hook'] }], { timeoutMs: 800, budgetMs: 800 });
+    clearSinks();
+    resetEnv();
+    expect(await runChecklist(deps, config, 'nightly', new Date('2026-03-02T02:15:00Z'))).toMatchObject({ status: 'completed' });
+    await run(deps, config, 0, true);
+    hook.setFault('hang');
+    await run(deps, config, 1, false);
+    const before = hook.requests;
+    const pending = await h.db.query(`SELECT event FROM opsbook.notifications WHERE status = 'pending' ORDER BY id`);
+    expect(pending.rows.map((r) => r.event)).toEqual(['open']);
+
+    clock = day(2);
+    delete process.env[FLAG];
+    const request = new Request('http://localhost/api/cron/morning', { headers: { authorization: `Bearer ${CRON_SECRET}` } });
+    const result = (await handleCron(request, deps, config, 'morning', day(2))) as { status: string; missedRuns?: unknown[] };
+    expect(result.status).toBe('completed');
+    expect(result.missedRuns?.length).toBeGreaterThan(0);
+    expect(hook.requests - before).toBe(1);
+    const rows = await h.db.query(`SELECT event, status FROM opsbook.notifications ORDER BY id`);
+    // Nothing lost: what the budget did not reach stays pending for the next invocation.
+    expect(rows.rows.map((r) => `${r.event}:${r.status}`).sort()).toEqual(['missed:pending', 'open:pending']);
   });
 });
 
