@@ -1,5 +1,6 @@
-import type { TrendPoint } from './model.js';
+import type { MetricTrend, ReportModel, TrendPoint } from './model.js';
 import { escapeHtml, htmlLine } from './escape.js';
+import { formatChange, formatWithUnit } from './format.js';
 
 /**
  * Bars that survive email clients: no SVG, no canvas, no images (Outlook drops SVG; images are remote
@@ -99,4 +100,29 @@ export function hbar(fraction: number, width: number, color: string, track = '#e
     (rest > 0 ? `<td width="${rest}" bgcolor="${track}" ${BAR}></td>` : '') +
     `</tr></table>`
   );
+}
+
+/** The pushed and SQL metrics that have points to show, in the model's order. */
+export function metricsWithPoints(trends: ReportModel['trends']): MetricTrend[] {
+  return Array.isArray(trends.metrics) ? trends.metrics.filter((m) => m && lastPoints(m.points).length) : [];
+}
+
+/**
+ * One metric's trend as the HTML and the text part both show it: its last points, the first and last, the
+ * change between them, its range, and a formatter in its unit. One rule, so the two parts never disagree.
+ */
+export function metricSeries(m: MetricTrend) {
+  const points = lastPoints(m.points);
+  const first = points[0]!;
+  const last = points[points.length - 1]!;
+  const values = points.map((p) => p.value);
+  return {
+    points,
+    first,
+    last,
+    fmt: (n: number) => formatWithUnit(n, m.unit),
+    change: points.length > 1 ? formatChange(first.value, last.value) : undefined,
+    min: Math.min(...values),
+    max: Math.max(...values),
+  };
 }

@@ -1,8 +1,8 @@
 import type { CheckStatus, Hint } from '../checks/types.js';
 import type { ManualItem, ReportItem, ReportModel } from './model.js';
-import { barChart, hbar, lastPoints } from './charts.js';
+import { barChart, hbar, lastPoints, metricSeries, metricsWithPoints } from './charts.js';
 import { escapeHtml, htmlLine, line, safeHref, truncate } from './escape.js';
-import { actionJson, formatAge, formatBytes, formatCell, formatChange, formatNumber, formatWithUnit, isNumeric, plural } from './format.js';
+import { actionJson, formatAge, formatBytes, formatCell, formatChange, formatNumber, isNumeric, plural } from './format.js';
 import { failingLabel, isFailing, type FixGroup, type Plan, type PlannedItem, type Section } from './plan.js';
 
 /**
@@ -551,19 +551,14 @@ function trendsBlock(model: ReportModel, caps: Caps): string {
     );
   }
   // Pushed heartbeat metrics and SQL metrics: one chart each, like the database size, in their unit.
-  const metrics = Array.isArray(t.metrics) ? t.metrics.filter((m) => m && lastPoints(m.points).length) : [];
+  const metrics = metricsWithPoints(t);
   for (const m of metrics.slice(0, caps.metrics)) {
-    const pts = lastPoints(m.points);
-    const first = pts[0]!;
-    const last = pts[pts.length - 1]!;
-    const fmt = (n: number) => formatWithUnit(n, m.unit);
-    const change = pts.length > 1 ? formatChange(first.value, last.value) : undefined;
-    const values = pts.map((p) => p.value);
+    const { points: pts, first, last, fmt, change, min, max } = metricSeries(m);
     cells.push(
       trendCell(
         `${htmlLine(line(m.title, 60).toUpperCase(), 60)} · ${plural(pts.length, 'DAY', 'DAYS')}`,
         `${escapeHtml(fmt(last.value))} <span style="font-size:12px;font-weight:400;color:${MUTED}">${idCode(m.id)}</span>`,
-        escapeHtml(`${change ? `${change} since ${line(first.date, 20)} · ` : ''}min ${fmt(Math.min(...values))}, max ${fmt(Math.max(...values))}`),
+        escapeHtml(`${change ? `${change} since ${line(first.date, 20)} · ` : ''}min ${fmt(min)}, max ${fmt(max)}`),
         barChart(pts, { height: 36, width: 270, color: '#a5b4fc', latestColor: '#4f46e5', zeroBased: false, format: fmt, titles: caps.barTitles }),
       ),
     );

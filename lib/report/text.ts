@@ -1,8 +1,8 @@
 import type { CheckStatus, Hint } from '../checks/types.js';
 import type { ReportItem, ReportModel } from './model.js';
-import { lastPoints } from './charts.js';
+import { lastPoints, metricSeries, metricsWithPoints } from './charts.js';
 import { clean, line, oneLine } from './escape.js';
-import { actionJson, formatAge, formatBytes, formatCell, formatChange, formatNumber, formatWithUnit, isNumeric, plural } from './format.js';
+import { actionJson, formatAge, formatBytes, formatCell, formatChange, formatNumber, isNumeric, plural } from './format.js';
 import { failingLabel, isFailing, type FixGroup, type Plan, type PlannedItem, type Section } from './plan.js';
 
 /**
@@ -244,19 +244,14 @@ function trendLines(model: ReportModel): string[] {
     );
     out.push(...wrap(`last ${plural(fails.length, 'day')}: ${fails.map((p) => formatNumber(p.value)).join(' ')}`, 4));
   }
-  const metrics = Array.isArray(t.metrics) ? t.metrics.filter((m) => m && lastPoints(m.points).length) : [];
+  const metrics = metricsWithPoints(t);
   for (const m of metrics.slice(0, TEXT_LIMITS.metrics)) {
-    const pts = lastPoints(m.points);
-    const first = pts[0]!;
-    const last = pts[pts.length - 1]!;
-    const fmt = (n: number) => formatWithUnit(n, m.unit);
-    const change = pts.length > 1 ? formatChange(first.value, last.value) : undefined;
-    const values = pts.map((p) => p.value);
+    const { points: pts, first, last, fmt, change, min, max } = metricSeries(m);
     append(
       out,
       wrap(
         `${line(m.title, 80)} (${line(m.id, 100)}): ${fmt(last.value)} on ${line(last.date, 20)}${change ? ` (${change} since ${line(first.date, 20)})` : ''}; ` +
-          `min ${fmt(Math.min(...values))}, max ${fmt(Math.max(...values))} over ${plural(pts.length, 'day')}`,
+          `min ${fmt(min)}, max ${fmt(max)} over ${plural(pts.length, 'day')}`,
         4,
         '  ',
       ),
