@@ -1,5 +1,6 @@
 import type * as z from 'zod';
 import { didYouMean } from '../did-you-mean.js';
+import { unwrapped, type AnySchema } from './zod-def.js';
 import { TASK_PARAMS } from '../tasks/params.js';
 
 /**
@@ -9,26 +10,7 @@ import { TASK_PARAMS } from '../tasks/params.js';
  * the closest by the CLI's own did-you-mean rule (lib/did-you-mean.ts): "deadTuplesMin" → "deadTuplesMinRows".
  */
 
-type AnySchema = z.core.$ZodType;
-interface Def {
-  type: string;
-  shape?: Record<string, AnySchema>;
-  innerType?: AnySchema;
-  in?: AnySchema;
-  out?: AnySchema;
-  element?: AnySchema;
-  options?: AnySchema[];
-  left?: AnySchema;
-  right?: AnySchema;
-  valueType?: AnySchema;
-  catchall?: AnySchema;
-}
-const defOf = (s: AnySchema): Def => (s as unknown as { _zod: { def: Def } })._zod.def;
-
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Wrappers that accept what their inner schema accepts: defaults, optionals, pipes (their input side). */
-const WRAPPERS = new Set(['default', 'optional', 'nullable', 'prefault', 'readonly', 'catch']);
 
 /**
  * A task item is a loose `{ task }` whose transform checks it with its task's params schema
@@ -39,16 +21,6 @@ function delegate(schema: AnySchema, value: unknown): AnySchema {
   const task = isRecord(value) ? value.task : undefined;
   if (def.type !== 'object' || !def.catchall || !def.shape?.task || typeof task !== 'string' || !Object.hasOwn(TASK_PARAMS, task)) return schema;
   return TASK_PARAMS[task] as unknown as AnySchema;
-}
-
-/** The definition under every wrapper. */
-function unwrapped(schema: AnySchema): Def {
-  let def = defOf(schema);
-  for (;;) {
-    const inner = WRAPPERS.has(def.type) ? def.innerType : def.type === 'pipe' ? def.in : undefined;
-    if (!inner) return def;
-    def = defOf(inner);
-  }
 }
 
 /**
@@ -75,7 +47,7 @@ function keysOf(schema: AnySchema, value: unknown): string[] | undefined {
 /** The literal values a schema allows, when it is a literal (a union's discriminator: `type: 'weekly'`). */
 function literalValues(schema: AnySchema | undefined): unknown[] | undefined {
   if (!schema) return undefined;
-  const def = unwrapped(schema) as Def & { values?: unknown[] };
+  const def = unwrapped(schema);
   return def.type === 'literal' ? def.values : undefined;
 }
 

@@ -1,3 +1,4 @@
+import type { AuditRow } from '../actions/audit-query.js';
 import type { Db } from '../db/index.js';
 import { ensureSchema } from '../db/schema.js';
 import { redactSecrets } from '../env.js';
@@ -42,20 +43,12 @@ export interface ResultPoint {
   value?: number;
 }
 
-export interface AuditedAction {
-  id: number;
-  at: string;
-  actor: string;
-  role: string;
-  action: string;
-  target: string | null;
+/** An audit row as an incident shows it: the audit query's own fields, plus how it was confirmed. */
+export interface AuditedAction extends Pick<AuditRow, 'id' | 'at' | 'actor' | 'role' | 'action' | 'target' | 'result' | 'params' | 'after'> {
   /** Dry runs change nothing and are not audited: every row is a real action. */
   dryRun: false;
   /** `confirmed`: run with its dry run's confirm token; `direct`: needed none; `unknown`: audited before this was recorded. */
   confirm: 'confirmed' | 'direct' | 'unknown';
-  result: string;
-  params: unknown;
-  after: unknown;
 }
 
 export interface NotificationSent {

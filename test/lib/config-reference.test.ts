@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type * as z from 'zod';
 import { configSchema } from '../../lib/config/schema.js';
 import { TASK_PARAMS } from '../../lib/tasks/params.js';
+import { unwrapped, type AnySchema } from '../../lib/config/zod-def.js';
 import {
   JSON_SCHEMA_PATH,
   MARKDOWN_PATH,
@@ -70,42 +71,19 @@ function configWith(path: string, value: unknown, examples: Map<string, unknown>
   return result;
 }
 
-interface Def {
-  type: string;
-  shape?: Record<string, z.ZodType>;
-  innerType?: z.ZodType;
-  in?: z.ZodType;
-  element?: z.ZodType;
-  valueType?: z.ZodType;
-  options?: z.ZodType[];
-  left?: z.ZodType;
-  right?: z.ZodType;
-  values?: unknown[];
-}
-const defOf = (s: z.ZodType): Def => (s as unknown as { _zod: { def: Def } })._zod.def;
-const WRAPPERS = new Set(['default', 'optional', 'nullable', 'prefault', 'readonly', 'catch']);
-function unwrap(s: z.ZodType): Def {
-  let def = defOf(s);
-  for (;;) {
-    const inner = WRAPPERS.has(def.type) ? def.innerType : def.type === 'pipe' ? def.in : undefined;
-    if (!inner) return def;
-    def = defOf(inner);
-  }
-}
-
 /** The zod schemas a reference path can lead to (a union leads to each member that has the path). */
-function candidates(schema: z.ZodType, tokens: string[]): z.ZodType[] {
-  if (tokens.length === 0) return [schema];
-  const def = unwrap(schema);
+function candidates(schema: AnySchema, tokens: string[]): z.ZodType[] {
+  if (tokens.length === 0) return [schema as z.ZodType];
+  const def = unwrapped(schema);
   const [step, ...rest] = tokens as [string, ...string[]];
   if (def.type === 'union') return (def.options ?? []).flatMap((o) => candidates(o, tokens));
   if (def.type === 'intersection') return [...candidates(def.left!, tokens), ...candidates(def.right!, tokens)];
   const kind = /^\(([a-z]+)=(.*)\)$/.exec(step);
   if (kind) {
     // Task items are validated by each task's own params (the config schema's item only reads `task`).
-    if (kind[1] === 'task') return Object.hasOwn(TASK_PARAMS, kind[2]!) ? candidates(TASK_PARAMS[kind[2]!]!, rest) : [];
+    if (kind[1] === 'task') return Object.hasOwn(TASK_PARAMS, kind[2]!) ? candidates(TASK_PARAMS[kind[2]!]! as unknown as AnySchema, rest) : [];
     const literal = def.type === 'object' ? def.shape?.[kind[1]!] : undefined;
-    return literal && unwrap(literal).values?.includes(kind[2]) ? candidates(schema, rest) : [];
+    return literal && unwrapped(literal).values?.includes(kind[2]) ? candidates(schema, rest) : [];
   }
   if (step === '[]') return def.type === 'array' ? candidates(def.element!, rest) : [];
   if (step === '<name>') return def.type === 'record' ? candidates(def.valueType!, rest) : [];
